@@ -1,0 +1,29 @@
+"""Shared pytest fixtures: the optional ../shared data folder, slow / gpu markers."""
+import os
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MARKET = ROOT.parent / 'shared' / 'data' / 'market'
+
+def pytest_addoption(parser):
+    parser.addoption('--runslow', action='store_true', default=False, help='also run tests marked slow')
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'slow: long test, run with --runslow (make slow)')
+    config.addinivalue_line('markers', 'gpu: needs a CUDA GPU')
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+    for item in items:
+        if 'slow' in item.keywords and not config.getoption('--runslow'):
+            item.add_marker(pytest.mark.skip(reason='slow: run with --runslow'))
+        if 'gpu' in item.keywords and not torch.cuda.is_available():
+            item.add_marker(pytest.mark.skip(reason='no CUDA GPU'))
+
+@pytest.fixture
+def market_dir():
+    "The real Market-1501 annotations in ../shared/data/market (skip when absent)."
+    if not (MARKET / 'market-annotation-train.csv').exists():
+        pytest.skip(f'{MARKET} not present')
+    return MARKET
