@@ -22,7 +22,7 @@ __all__ = ['PRESETS', 'ModelConfig', 'get_config', 'make_inputs', 'example_pose_
            'GlobalFusion', 'Decoder', 'Generator', 'ResBlockDown', 'Discriminator', 'build_generator',
            'build_discriminator', 'model_summary', 'flops_per_image', 'preset_table']
 
-# %% ../nbs/08_generator.ipynb #983dc520
+# %% ../nbs/08_generator.ipynb #aabc7fec
 @dataclass
 class ModelConfig:
     "Architecture of the generator and discriminator."
@@ -53,6 +53,7 @@ class ModelConfig:
 PRESETS = {
     'tiny': ModelConfig(size=(128, 64), ch=16, flow_ch=8, max_ch=64, flow_pool=1, enc_convs=1, d_ch=16, d_layers=3),
     'demo': ModelConfig(size=(128, 64), ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, d_ch=24, d_layers=3),
+    'demo256': ModelConfig(size=(256, 176), ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, flow_down=5, scales=(4, 8), d_ch=24, d_layers=4),
     'market': ModelConfig(size=(128, 64), ch=64, flow_ch=32, max_ch=256, d_ch=64, d_layers=4),
     'deepfashion': ModelConfig(size=(256, 176), ch=64, flow_ch=32, max_ch=256, flow_down=5, scales=(4, 8), d_ch=64, d_layers=5),
 }
@@ -188,7 +189,7 @@ class Decoder(nn.Module):
             for f in skips.get(i, []): x = x + f
         return torch.tanh(self.to_rgb(x))  # (B,3,H,W) in [-1,1]
 
-# %% ../nbs/08_generator.ipynb #cb83286d
+# %% ../nbs/08_generator.ipynb #f473ce2b
 class Generator(nn.Module):
     "The paper's generator G(I_s, P_s, P_t) -> I_t_hat, with its flows, visibility maps and relation maps."
     def __init__(self, cfg: ModelConfig):
@@ -227,7 +228,8 @@ class Generator(nn.Module):
         f_bg = None
         if self.cfg.background:
             body = masks.amax(1, keepdim=True)  # (B,1,H,W) union of the parts
-            f_bg = self.image_enc(src * (1 - body))
+            fill = (src * (1 - body)).sum((2, 3), keepdim=True) / (1 - body).sum((2, 3), keepdim=True).clamp(min=1)  # mean background colour
+            f_bg = self.image_enc(src * (1 - body) + fill * body)  # the body's place painted over with it
         fused, rels = {}, {}
         for k, l in enumerate(self.levels):
             fl = torch.stack([flows[p][0][k] for p in self.parts], 1).flatten(0, 1)  # (B*P,2,h,w)

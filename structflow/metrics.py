@@ -415,7 +415,7 @@ def _summarise(rows: list) -> dict:
         out.setdefault(method, {})[name] = float(vals.mean()) if len(vals) else float('nan')
     return out
 
-# %% ../nbs/11_metrics.ipynb #667086fe
+# %% ../nbs/11_metrics.ipynb #c74242f4
 _BETTER = {'ssim': '↑', 'psnr': '↑', 'l1': '↓', 'lpips': '↓', 'fid': '↓', 'mask_ssim': '↑', 'mask_psnr': '↑', 'mask_l1': '↓',
            'mask_lpips': '↓', 'body_l1': '↓', 'epe': '↓', 'vis_iou': '↑'}
 
@@ -424,8 +424,8 @@ def metrics_table(res: dict,  # result of `evaluate`
                  ) -> str:
     "Markdown tables (overall and per bin) of the model beside the baselines."
     def table(summary, title):
-        methods = [m for m in ('model', 'copy', 'true_flow') if m in summary]
-        cols = [k for k in keys if any(k in summary[m] for m in methods)]
+        cols = [k for k in keys if any(k in summary[m] for m in summary)]
+        methods = [m for m in ('model', 'copy', 'true_flow') if m in summary and any(k in summary[m] for k in cols)]
         lines = [f'**{title}**', '', '| method | ' + ' | '.join(f'{k} {_BETTER.get(k, "")}' for k in cols) + ' |',
                  '|---|' + '---|' * len(cols)]
         label = {'model': 'model', 'copy': 'copy source (EPE: zero flow)', 'true_flow': 'warp with true flow'}

@@ -16,8 +16,8 @@ from .core import show_image, get_grid
 # %% auto #0
 __all__ = ['JOINTS', 'N_JOINTS', 'MISSING', 'LIMBS', 'COLORS', 'EXAMPLE_POSE', 'EXAMPLE_SIZE', 'PARTS', 'WHOLE', 'TORSO_QUAD',
            'COCO17', 'BODY25_TO_18', 'check_keypoints', 'present', 'draw_pose', 'show_pose', 'default_sigma',
-           'heatmaps_batch', 'keypoints_to_heatmaps', 'get_parts', 'part_masks', 'part_images', 'pose_discrepancy',
-           'coco17_to_openpose18', 'read_openpose_json']
+           'heatmaps_batch', 'keypoints_to_heatmaps', 'get_parts', 'part_masks_batch', 'part_masks', 'part_images',
+           'pose_discrepancy', 'coco17_to_openpose18', 'read_openpose_json']
 
 # %% ../nbs/01_pose.ipynb #5b228713
 JOINTS = ['nose', 'neck', 'r_shoulder', 'r_elbow', 'r_wrist', 'l_shoulder', 'l_elbow', 'l_wrist',
@@ -164,22 +164,73 @@ def get_parts(parts='paper') -> dict:
         if not v or any(not 0 <= j < N_JOINTS for j in v): raise ValueError(f"part {k!r} has invalid joints {v}")
     return parts
 
-# %% ../nbs/01_pose.ipynb #3348f0d6
+# %% ../nbs/01_pose.ipynb #5e16b66f
 def _segment_dist(px, py, a, b):
-    "Distance of pixel grid (px,py) to the segment a-b (tensors of shape (N,2) for N segments) -> (N,H,W)."
-    a, b = a[:, :, None, None], b[:, :, None, None]  # (N,2,1,1)
+    "Distance of pixel grid (px,py) (H,W) to segments a-b given as (...,2) tensors -> (...,H,W)."
+    a, b = a[..., None, None], b[..., None, None]  # (...,2,1,1)
     d = b - a
-    L2 = (d ** 2).sum(1).clamp_min(1e-6)  # (N,1,1)
-    t = (((px - a[:, 0]) * d[:, 0] + (py - a[:, 1]) * d[:, 1]) / L2).clamp(0, 1)
-    return torch.sqrt((px - a[:, 0] - t * d[:, 0]) ** 2 + (py - a[:, 1] - t * d[:, 1]) ** 2)
+    L2 = (d ** 2).sum(-3).clamp_min(1e-6)  # (...,1,1)
+    t = (((px - a[..., 0, :, :]) * d[..., 0, :, :] + (py - a[..., 1, :, :]) * d[..., 1, :, :]) / L2).clamp(0, 1)
+    return torch.sqrt((px - a[..., 0, :, :] - t * d[..., 0, :, :]) ** 2 + (py - a[..., 1, :, :] - t * d[..., 1, :, :]) ** 2)
 
 def _in_triangle(px, py, a, b, c):
-    "Boolean (H,W): pixels inside the triangle abc (either orientation)."
-    def cross(p, q, x, y): return (q[0] - p[0]) * (y - p[1]) - (q[1] - p[1]) * (x - p[0])
-    s1, s2, s3 = cross(a, b, px, py), cross(b, c, px, py), cross(c, a, px, py)
+    "Boolean (...,H,W): pixels inside the triangle abc (either orientation); a, b, c are (...,2)."
+    def cross(p, q):
+        p, q = p[..., None, None], q[..., None, None]
+        return (q[..., 0, :, :] - p[..., 0, :, :]) * (py - p[..., 1, :, :]) - (q[..., 1, :, :] - p[..., 1, :, :]) * (px - p[..., 0, :, :])
+    s1, s2, s3 = cross(a, b), cross(b, c), cross(c, a)
     return ((s1 >= 0) & (s2 >= 0) & (s3 >= 0)) | ((s1 <= 0) & (s2 <= 0) & (s3 <= 0))
 
-TORSO_QUAD = (2, 5, 11, 8)  # r_shoulder, l_shoulder, l_hip, r_hip
+TORSO_QUAD = (2, 5, 11, 8)  # r_shoulder, l_shoulder, l_hip, r_hip, in order around the torso
+
+def _part_segments(joints) -> list:
+    "Candidate segments (i, j, kind) of a part: its bones, a disc per joint and, for the torso, the quad's outline."
+    js = set(joints)
+    segs = [(i, j, 'bone') for i, j in LIMBS if i in js and j in js] + [(j, j, 'disc') for j in joints]
+    if set(TORSO_QUAD) <= js:
+        q = TORSO_QUAD
+        segs += [(q[i], q[(i + 1) % 4], 'edge') for i in range(4)] + [(q[0], q[2], 'diag'), (q[1], q[3], 'diag')]
+    return segs
+
+def _segment_valid(segs, ok: torch.Tensor) -> torch.Tensor:
+    "Which candidate segments exist for each pose (B,N) given present joints ok (B,18)."
+    q = TORSO_QUAD
+    cols = []
+    for i, j, kind in segs:
+        v = ok[:, i] & ok[:, j]
+        if kind == 'diag':  # a diagonal closes the outline when a corner beside it is missing
+            others = [x for x in q if x not in (i, j)]
+            v = v & (~ok[:, others[0]] | ~ok[:, others[1]])
+        cols.append(v)
+    return torch.stack(cols, 1)
+
+def part_masks_batch(kps: torch.Tensor,  # (B,18,2) keypoints (checked), -1 = missing
+                     size,  # (H, W)
+                     parts=PARTS,  # dict part -> joint indices (or 'paper' / 'whole')
+                     radius: float | None = None,  # capsule radius in pixels (default H/20)
+                     soft: float | None = None,  # width of the soft border in pixels (default radius/2)
+                    ) -> torch.Tensor:
+    "Soft part masks (B,P,H,W) of a batch of poses, vectorised over the batch."
+    parts = get_parts(parts)
+    H, W = size
+    kps = torch.as_tensor(kps, dtype=torch.float32)
+    r = H / 20 if radius is None else radius
+    s = r / 2 if soft is None else soft
+    py, px = torch.meshgrid(torch.arange(H, dtype=torch.float32, device=kps.device), torch.arange(W, dtype=torch.float32, device=kps.device), indexing='ij')
+    ok = ~(kps == MISSING).all(-1)  # (B,18)
+    out = []
+    for joints in parts.values():
+        segs = _part_segments(joints)
+        a, b = kps[:, [x[0] for x in segs]], kps[:, [x[1] for x in segs]]  # (B,N,2)
+        d = _segment_dist(px, py, a, b)  # (B,N,H,W)
+        d = d.masked_fill(~_segment_valid(segs, ok)[..., None, None], float('inf')).amin(1)  # (B,H,W) distance to the part
+        m = ((r + s - d) / s).clamp(0, 1)
+        if set(TORSO_QUAD) <= set(joints):  # fill the torso quadrilateral when all four corners are known
+            c = [kps[:, j] for j in TORSO_QUAD]
+            inside = _in_triangle(px, py, c[0], c[1], c[2]) | _in_triangle(px, py, c[0], c[2], c[3])  # (B,H,W)
+            m = torch.maximum(m, (inside & ok[:, list(TORSO_QUAD)].all(1)[:, None, None]).float())
+        out.append(m)
+    return torch.stack(out, 1)
 
 def part_masks(kps,  # (18,2) keypoints
                size,  # (H, W)
@@ -188,30 +239,9 @@ def part_masks(kps,  # (18,2) keypoints
                soft: float | None = None,  # width of the soft border in pixels (default radius/2)
                name: str = '',  # how to name this pose in errors
               ) -> torch.Tensor:
-    "Soft part masks (P,H,W) in [0,1], one per part in the order of `parts`."
-    parts = get_parts(parts)
-    H, W = size
-    kps = check_keypoints(kps, size, name=name); ok = present(kps)
-    r = H / 20 if radius is None else radius
-    s = r / 2 if soft is None else soft
-    py, px = torch.meshgrid(torch.arange(H, dtype=torch.float32), torch.arange(W, dtype=torch.float32), indexing='ij')
-    P = torch.from_numpy(kps)
-    out = torch.zeros(len(parts), H, W)
-    for k, joints in enumerate(parts.values()):
-        js = set(j for j in joints if ok[j])
-        segs = [(i, j) for i, j in LIMBS if i in js and j in js] + [(j, j) for j in js]  # bones + joint discs
-        if len(js & set(TORSO_QUAD)) >= 2 and {2, 5, 8, 11} <= set(joints):  # bones that close the torso outline
-            q = [j for j in TORSO_QUAD if j in js]
-            segs += [(q[i], q[(i + 1) % len(q)]) for i in range(len(q))]
-        if not segs: continue
-        idx = torch.tensor(segs)
-        d = _segment_dist(px, py, P[idx[:, 0]], P[idx[:, 1]]).amin(0)  # (H,W) distance to the part's skeleton
-        m = ((r + s - d) / s).clamp(0, 1)
-        if set(TORSO_QUAD) <= js and set(TORSO_QUAD) <= set(joints):  # fill the torso quadrilateral
-            a, b, c, e = (P[j] for j in TORSO_QUAD)
-            m = torch.maximum(m, (_in_triangle(px, py, a, b, c) | _in_triangle(px, py, a, c, e)).float())
-        out[k] = m
-    return out
+    "Soft part masks (P,H,W) in [0,1] of one pose, one per part in the order of `parts`."
+    kps = check_keypoints(kps, size, name=name)
+    return part_masks_batch(torch.from_numpy(kps)[None], size, parts, radius, soft)[0]
 
 def part_images(img: torch.Tensor,  # (3,H,W) or (B,3,H,W) in [-1,1]
                 masks: torch.Tensor,  # (P,H,W) or (B,P,H,W) part masks
