@@ -338,7 +338,7 @@ def time_inference(tr, batch: dict, throughput_batch: int, warmup: int = 2, reps
     finally: G.train(was)
     return {'latency_ms_b1': 1e3 * out[1], 'throughput_images_per_s': throughput_batch / out[throughput_batch], 'throughput_batch': throughput_batch}
 
-# %% ../nbs/14_bench.ipynb #6e4f7a09
+# %% ../nbs/14_bench.ipynb #cef4fbb5
 def loader_throughput(ds,  # a dataset of dict items (PairDataset)
                       batch_size: int, num_workers: int = 0,
                       budget_s: float = 4.0,  # seconds of timed loading
@@ -359,6 +359,7 @@ def loader_throughput(ds,  # a dataset of dict items (PairDataset)
 def trainer_dataset(tr, **kw):
     "A fresh PairDataset built as the trainer builds its training set (kw: other PairDataset arguments, e.g. cache_mb=0)."
     from structflow.data import PairDataset
+    kw = {'pose_maps': tr.train_ds.pose_maps, 'part_maps': tr.train_ds.part_maps, **kw}  # what the trainer's loader serves
     return PairDataset(tr.data_root, 'train', size=tr.mcfg.size, parts=tr.mcfg.parts, augment='gfla' if tr.cfg.augment else None, **kw)
 
 # %% ../nbs/14_bench.ipynb #9ca0cb29
@@ -616,7 +617,7 @@ def before_after_table(rows: list) -> str:
     for r in rows: out.append(f"| {r['what']} | {r.get('kind', '')} | `{r['switch']}` | {r['measured']} | {r['before_ms']:.1f} | {r['after_ms']:.1f} | {r['ratio']:.2f}x |")
     return '\n'.join(out)
 
-# %% ../nbs/14_bench.ipynb #2107329d
+# %% ../nbs/14_bench.ipynb #5bd0aa24
 def sampling_correctness_all_parts(fs: dict, ft: dict,  # layer -> source / target features (B,C,h,w)
                                    flows: dict,  # part -> list of flows (B,2,h',w') at the model's levels
                                    masks: torch.Tensor,  # (B,P,H,W) target regions of the parts
@@ -685,14 +686,11 @@ def proposals(data, preset: str = 'demo', batch_size: int = 8, size=None, device
          'stage-2 training step', r, 'target VGG every step', 'cached', 'proposed')
     say('heatmaps per batch on the device')
     n = min(8 * tr.cfg.batch_size, len(tr.train_ds))
-    with_maps, without = trainer_dataset(tr).precompute(), trainer_dataset(tr, pose_maps=False).precompute()
-    size_ = tr.mcfg.size
-    def load(ds, draw):
-        for xb in DataLoader(torch.utils.data.Subset(ds, range(n)), batch_size=tr.cfg.batch_size):
-            xb = tr._to_device(xb)
-            if draw: heatmaps_batch(torch.cat([xb['source_kps'], xb['target_kps']]), size_)
+    with_maps, without = trainer_dataset(tr, pose_maps=True).precompute(), trainer_dataset(tr, pose_maps=False).precompute()
+    def load(ds):  # Trainer._to_device draws the heatmaps when the batch has none
+        for xb in DataLoader(torch.utils.data.Subset(ds, range(n)), batch_size=tr.cfg.batch_size): tr._to_device(xb)
         sync(tr.device)
-    r = compare({'per item (CPU)': lambda: load(with_maps, False), 'per batch (device)': lambda: load(without, True)}, reps=reps)
+    r = compare({'per item (CPU)': lambda: load(with_maps), 'per batch (device)': lambda: load(without)}, reps=reps)
     _row(rows, 'heatmaps drawn per batch on the device, not per item in the dataset', 'PairDataset(pose_maps=False) + heatmaps_batch',
          f'loading {n} items (cache warm, main process) + heatmaps', r, 'per item (CPU)', 'per batch (device)', 'proposed')
     return rows
@@ -767,7 +765,7 @@ def machine_info(device) -> dict:
             info.update(cudnn=torch.backends.cudnn.version(), cudnn_benchmark=torch.backends.cudnn.benchmark, tf32_matmul=torch.backends.cuda.matmul.allow_tf32)
     return info
 
-# %% ../nbs/14_bench.ipynb #e93f5a9c
+# %% ../nbs/14_bench.ipynb #a3d0c7c8
 def _settings(o: BenchOptions, dev) -> dict:
     cuda, q = dev.type == 'cuda', o.quick
     return {'steps': o.steps or ((5 if q else 10) if cuda else (3 if q else 5)), 'warmup': o.warmup or ((2 if q else 3) if cuda else (1 if q else 2)),
@@ -781,11 +779,17 @@ def _feature_cache_info(tr, batch) -> dict:
     return {'mb_per_image': mb, 'images_that_fit': int(tr.cfg.cache_mb / mb), 'cache_mb': tr.cfg.cache_mb}
 
 def _loader_phase(rec, tr, dev, seconds) -> dict:
-    "Loader items/s with the trainer's workers, with and without the dataset cache (and with more workers on GPU machines)."
+    """Loader items/s with the trainer's workers: as the trainer loads (cache filled by precompute() when it uses workers),
+    with no cache (a dataset too large for it), and, where the trainer draws the part masks on the device, with the
+    dataset computing them instead (the before of that change); more workers on GPU machines."""
     bs, W, pin = tr.cfg.batch_size, tr.cfg.num_workers, dev.type == 'cuda'
-    out = {'num_workers': W, 'batch_size': bs,
-           'cached': loader_throughput(trainer_dataset(tr), bs, W, seconds, pin),
+    cached = trainer_dataset(tr)
+    if W > 0: cached.precompute()
+    out = {'num_workers': W, 'batch_size': bs, 'part_maps_in_loader': tr.train_ds.part_maps,
+           'cached': loader_throughput(cached, bs, W, seconds, pin),
            'no_cache': loader_throughput(trainer_dataset(tr, cache_mb=0), bs, W, seconds, pin)}
+    del cached
+    if not tr.train_ds.part_maps: out['no_cache_masks_in_loader'] = loader_throughput(trainer_dataset(tr, cache_mb=0, part_maps=True), bs, W, seconds, pin)
     more = min(8, os.cpu_count() or 1)
     if dev.type == 'cuda' and more > W: out[f'no_cache_{more}_workers'] = loader_throughput(trainer_dataset(tr, cache_mb=0), bs, more, seconds, pin)
     for st in ('stage1', 'stage2'):

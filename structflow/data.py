@@ -356,7 +356,7 @@ def _augment_truth(t: dict, Ms, Mt, size) -> dict:
     return {'flow': q - grid, 'visibility': (m[:1] & _inside(q, H, W)).float(),
             'source_person': sp.float(), 'target_person': m[1:].float()}
 
-# %% ../nbs/03_data.ipynb #3931c1fd
+# %% ../nbs/03_data.ipynb #7a017d43
 class PairDataset(torch.utils.data.Dataset):
     "The (source, target) pairs of one split of a dataset folder, served as dicts of tensors."
     def __init__(self, root,  # dataset folder (see `find_split`)
@@ -368,6 +368,7 @@ class PairDataset(torch.utils.data.Dataset):
                  skip_empty: bool = True,  # skip (and count) pairs whose source or target has no joint
                  truth: bool = True,  # serve the ground truth when the split has one
                  pose_maps: bool = True,  # include the heatmaps; False leaves them to `heatmaps_batch` on the consumer's device
+                 part_maps: bool = True,  # include the part masks; False leaves them to `part_masks_batch` on the consumer's device
                  sigma: float | None = None,  # heatmap sigma in pixels (default: structflow.pose.default_sigma(H))
                  cache_mb: float = 512,  # per-process cache of decoded images and part masks, in MiB
                 ):
@@ -384,7 +385,8 @@ class PairDataset(torch.utils.data.Dataset):
         if self.augment is not None and not isinstance(self.augment, Augment):
             raise ValueError(f"augment must be None, 'gfla' or an Augment, not {augment!r}")
         self._symmetric = all(sorted(FLIP[j] for j in v) == sorted(v) for v in self.parts.values())  # mirroring keeps each part
-        self.sigma, self.pose_maps, self.cache_mb, self._cache, self._cache_bytes = sigma, pose_maps, cache_mb, {}, 0
+        self.sigma, self.pose_maps, self.part_maps = sigma, pose_maps, part_maps
+        self.cache_mb, self._cache, self._cache_bytes = cache_mb, {}, 0
         self.truth = None
         if truth and self.truth_file is not None:
             self.truth, problems = _scan_truth(self.truth_file, self.pair_names, self.pair_lines, self.pairs_file, self.native_size)
@@ -393,7 +395,7 @@ class PairDataset(torch.utils.data.Dataset):
     def __len__(self): return len(self.pairs)
 
     def _image(self, i):
-        "Image i as uint8 (3,H,W) and its part masks (P,H,W), in the output frame (cached)."
+        "Image i as uint8 (3,H,W) and its part masks (P,H,W) (None with part_maps=False), in the output frame (cached)."
         if i in self._cache: return self._cache[i]
         path = self.image_dir / self.names[i]
         im = _open_rgb(path)
@@ -402,14 +404,17 @@ class PairDataset(torch.utils.data.Dataset):
         if self.crop_box is not None: t, l, h, w = self.crop_box; im = im.crop((l, t, l + w, t + h))
         if (im.height, im.width) != self.size: im = im.resize(self.size[::-1], Image.BILINEAR)  # antialiased when shrinking
         out = (torch.from_numpy(np.array(im)).permute(2, 0, 1),  # (H,W,3) -> (3,H,W) uint8
-               part_masks(self.kps[i], self.size, self.parts, name=self.names[i]).half())
-        nbytes = out[0].numel() + 2 * out[1].numel()
+               part_masks(self.kps[i], self.size, self.parts, name=self.names[i]).half() if self.part_maps else None)
+        nbytes = out[0].numel() + (2 * out[1].numel() if self.part_maps else 0)
         if self._cache_bytes + nbytes <= self.cache_mb * 2 ** 20: self._cache[i] = out; self._cache_bytes += nbytes
         return out
 
     def precompute(self):
-        "Fill the cache for every image now (up to `cache_mb`); DataLoader workers forked afterwards share it."
-        for i in range(len(self.names)): self._image(i)
+        "Fill the cache now, image by image until `cache_mb` is full; DataLoader workers forked afterwards share it."
+        for i in range(len(self.names)):
+            n = len(self._cache)
+            self._image(i)
+            if len(self._cache) == n: break  # full: decoding the rest now would only cost time
         return self
 
     def _truth(self, k):
@@ -423,7 +428,8 @@ class PairDataset(torch.utils.data.Dataset):
     def __getitem__(self, k: int) -> dict:
         ia, ib = (int(v) for v in self.pairs[k])
         (src, ms), (tgt, mt) = self._image(ia), self._image(ib)
-        src, tgt, ms, mt = src.float() / 127.5 - 1, tgt.float() / 127.5 - 1, ms.float(), mt.float()
+        src, tgt = src.float() / 127.5 - 1, tgt.float() / 127.5 - 1
+        ms, mt = (ms.float(), mt.float()) if self.part_maps else (src[:0], tgt[:0])  # no masks: empty (0,H,W) stand-ins
         ka, kb = self.kps[ia], self.kps[ib]
         truth = self._truth(k) if self.truth is not None else None
         if self.augment is not None:
@@ -432,7 +438,7 @@ class PairDataset(torch.utils.data.Dataset):
             src, ms = _sample(torch.cat([src, ms]), _apply(np.linalg.inv(Ms), grid)).split([3, len(ms)])
             tgt, mt = _sample(torch.cat([tgt, mt]), _apply(np.linalg.inv(Mt), grid)).split([3, len(mt)])
             ka, kb = move_keypoints(ka, Ms, self.size, flip), move_keypoints(kb, Mt, self.size, flip)
-            if flip and not self._symmetric:  # a part set that is not left/right symmetric: masks from the moved joints
+            if self.part_maps and flip and not self._symmetric:  # a part set that is not left/right symmetric: masks from the moved joints
                 ms, mt = part_masks(ka, self.size, self.parts), part_masks(kb, self.size, self.parts)
             if truth is not None: truth = _augment_truth(truth, Ms, Mt, self.size)
         ka, kb = torch.from_numpy(ka.copy()), torch.from_numpy(kb.copy())
@@ -440,7 +446,7 @@ class PairDataset(torch.utils.data.Dataset):
         if self.pose_maps:
             pose = heatmaps_batch(torch.stack([ka, kb]), self.size, self.sigma)  # (2,18,H,W)
             item.update({'source_pose': pose[0], 'target_pose': pose[1]})
-        item.update({'source_parts': ms, 'target_parts': mt})
+        if self.part_maps: item.update({'source_parts': ms, 'target_parts': mt})
         if truth is not None: item.update(truth)
         item.update({'from': self.pair_names[k][0], 'to': self.pair_names[k][1], 'index': k})
         return item

@@ -180,17 +180,17 @@ def demo_cli(argv=None) -> int:
     m = run_demo(a.out, a.budget, a.identities, a.seed, a.vgg_weights, a.flow_sup, a.quick)
     return 1 if a.require_bars and not all(b['passed'] for b in m['bars']) else 0
 
-# %% ../nbs/15_demo.ipynb #3ba63eee
+# %% ../nbs/15_demo.ipynb #f1394931
 FIGURE_SEED = 424242  # synthetic people for the README pictures (not a training seed)
 
 def figure_data(size, n_identities: int = 6, seed: int = FIGURE_SEED, parts='paper') -> list:
-    "Items like PairDataset's (source, target, keypoints, true flow...) for fresh synthetic people."
+    "Items like PairDataset's (source, target, keypoints, true flow...) for fresh synthetic people facing the camera."
     import structflow.synthetic as syn
     from structflow.pose import keypoints_to_heatmaps, part_masks, get_parts
     items = []
     for i in range(n_identities):
         idn = syn.sample_identity(syn.identity_rng(seed, i))
-        poses = syn.identity_poses(seed, i, 2)
+        poses = syn.identity_poses(seed, i, 2, view='front')  # people facing the camera, as in the paper's figures
         d = syn.render_pair(idn, poses[0], poses[1], size)
         sk, tk = d['source_kps'], d['target_kps']
         it = {'source': torch.from_numpy(d['source']), 'target': torch.from_numpy(d['target']),

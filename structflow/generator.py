@@ -22,7 +22,7 @@ __all__ = ['PRESETS', 'ModelConfig', 'get_config', 'make_inputs', 'example_pose_
            'GlobalFusion', 'Decoder', 'Generator', 'ResBlockDown', 'Discriminator', 'build_generator',
            'build_discriminator', 'model_summary', 'flops_per_image', 'preset_table']
 
-# %% ../nbs/08_generator.ipynb #aabc7fec
+# %% ../nbs/08_generator.ipynb #49c400a1
 @dataclass
 class ModelConfig:
     "Architecture of the generator and discriminator."
@@ -39,6 +39,7 @@ class ModelConfig:
     pnb: bool = True  # pyramid non-local block in the global fusion module (w/o PNB: False)
     pnb_bins: tuple = (4, 6)  # pyramid levels of the non-local block
     background: bool = True  # feed the (unwarped) source background to the fusion (ours; see below)
+    bg_rgb: bool = False  # also hand the background's pixels to the decoder's last layer (ours; see the decoder)
     norm: str = 'instance'  # normalisation in the generator
     d_ch: int = 32  # discriminator width
     d_layers: int = 4  # discriminator downsamplings
@@ -51,11 +52,11 @@ class ModelConfig:
         if any(2 ** round(math.log2(s)) != s for s in self.scales): raise ValueError(f"scales must be powers of 2, got {self.scales}")
 
 PRESETS = {
-    'tiny': ModelConfig(size=(128, 64), ch=16, flow_ch=8, max_ch=64, flow_pool=1, enc_convs=1, d_ch=16, d_layers=3),
-    'demo': ModelConfig(size=(128, 64), ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, d_ch=24, d_layers=3),
-    'demo256': ModelConfig(size=(256, 176), ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, flow_down=5, scales=(4, 8), d_ch=24, d_layers=4),
-    'market': ModelConfig(size=(128, 64), ch=64, flow_ch=32, max_ch=256, d_ch=64, d_layers=4),
-    'deepfashion': ModelConfig(size=(256, 176), ch=64, flow_ch=32, max_ch=256, flow_down=5, scales=(4, 8), d_ch=64, d_layers=5),
+    'tiny': ModelConfig(size=(128, 64), ch=16, flow_ch=8, max_ch=64, flow_pool=1, enc_convs=1, d_ch=16, d_layers=3, bg_rgb=True),
+    'demo': ModelConfig(size=(128, 64), ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, d_ch=24, d_layers=3, bg_rgb=True),
+    'demo256': ModelConfig(size=(256, 176), ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, flow_down=5, scales=(4, 8), d_ch=24, d_layers=4, bg_rgb=True),
+    'market': ModelConfig(size=(128, 64), ch=64, flow_ch=32, max_ch=256, d_ch=64, d_layers=4, bg_rgb=True),
+    'deepfashion': ModelConfig(size=(256, 176), ch=64, flow_ch=32, max_ch=256, flow_down=5, scales=(4, 8), d_ch=64, d_layers=5, bg_rgb=True),
 }
 
 def get_config(preset='tiny',  # a preset name or a ModelConfig
@@ -166,30 +167,33 @@ class GlobalFusion(nn.Module):
         if relations: return self.pnb(fused, return_relations=True)  # eq. 7
         return self.pnb(fused), {}
 
-# %% ../nbs/08_generator.ipynb #0a8d7709
+# %% ../nbs/08_generator.ipynb #58393ead
 class Decoder(nn.Module):
     "Eq. 8: transposed convolutions up to full resolution, adding finer fused levels, tanh to RGB."
     def __init__(self, widths: list,  # channels at 1/2^i, i = 0..n
-                 norm: str = 'instance'):
+                 norm: str = 'instance',
+                 rgb_in: int = 0):  # channels of raw full-resolution input concatenated before the last layer
         super().__init__()
         n = len(widths) - 1
         bias = norm in (None, 'none')  # a norm right after would cancel the bias
         self.up = nn.ModuleList([nn.Sequential(nn.ConvTranspose2d(widths[i + 1], widths[i], 4, 2, 1, bias=bias), norm_layer(norm, widths[i]),
                                                nn.LeakyReLU(0.2), conv_block(widths[i], widths[i], norm=norm))
                                  for i in reversed(range(n))])  # 1/2^(i+1) -> 1/2^i
-        self.to_rgb = nn.Conv2d(widths[0], 3, 3, 1, 1)
+        self.to_rgb = nn.Conv2d(widths[0] + rgb_in, 3, 3, 1, 1)
 
     def forward(self, x: torch.Tensor,  # features at the coarsest level 1/2^n
                 skips: dict,  # level i -> list of features to add at 1/2^i
+                rgb: torch.Tensor | None = None,  # (B,rgb_in,H,W) raw input for the last layer
                ) -> torch.Tensor:
         n = len(self.up)
         for k, up in enumerate(self.up):
             x = up(x)  # (B,w_{i+1},h,w) -> (B,w_i,2h,2w)
             i = n - 1 - k
             for f in skips.get(i, []): x = x + f
+        if rgb is not None: x = torch.cat([x, rgb.to(x.dtype)], 1)  # (B,w_0,H,W) -> (B,w_0+rgb_in,H,W)
         return torch.tanh(self.to_rgb(x))  # (B,3,H,W) in [-1,1]
 
-# %% ../nbs/08_generator.ipynb #f473ce2b
+# %% ../nbs/08_generator.ipynb #a0f3e5dd
 class Generator(nn.Module):
     "The paper's generator G(I_s, P_s, P_t) -> I_t_hat, with its flows, visibility maps and relation maps."
     def __init__(self, cfg: ModelConfig):
@@ -205,7 +209,7 @@ class Generator(nn.Module):
         self.warping = nn.ModuleDict({str(l): LocalWarping(w[l], cfg.hdcb, cfg.norm) for l in self.levels})
         self.fusion = nn.ModuleDict({str(l): GlobalFusion(w[l], len(self.parts), cfg.background, cfg.pnb and l == n, cfg.pnb_bins, cfg.norm)
                                      for l in self.levels})
-        self.decoder = Decoder(w, cfg.norm)
+        self.decoder = Decoder(w, cfg.norm, rgb_in=4 if cfg.background and cfg.bg_rgb else 0)
         sel = torch.zeros(len(self.parts), N_JOINTS)  # which heatmap channels belong to each part
         for k, joints in enumerate(self.parts.values()): sel[k, joints] = 1
         self.register_buffer('part_select', sel, persistent=False)
@@ -225,11 +229,13 @@ class Generator(nn.Module):
         f_src = self.image_enc(part_img)  # F_s^local, per level
         sub = tp[:, None] * self.part_select[None, :, :, None, None]  # (B,P,18,H,W) target sub-poses
         f_pose = self.pose_enc(torch.cat([sub.flatten(0, 1), tp]))  # F_pose^local (B*P) and F_pose^global (B)
-        f_bg = None
+        f_bg, bg_rgb = None, None
         if self.cfg.background:
             body = masks.amax(1, keepdim=True)  # (B,1,H,W) union of the parts
             fill = (src * (1 - body)).sum((2, 3), keepdim=True) / (1 - body).sum((2, 3), keepdim=True).clamp(min=1)  # mean background colour
-            f_bg = self.image_enc(src * (1 - body) + fill * body)  # the body's place painted over with it
+            bg = src * (1 - body) + fill * body  # the body's place painted over with it
+            f_bg = self.image_enc(bg)
+            if self.cfg.bg_rgb: bg_rgb = torch.cat([bg, body], 1)  # (B,4,H,W): its pixels, and where the body was
         fused, rels = {}, {}
         for k, l in enumerate(self.levels):
             fl = torch.stack([flows[p][0][k] for p in self.parts], 1).flatten(0, 1)  # (B*P,2,h,w)
@@ -240,7 +246,7 @@ class Generator(nn.Module):
             rels.update(r)
         top = max(self.levels)
         skips = {i: ([fused[i]] if i in fused else []) + ([f_bg[i]] if f_bg is not None else []) for i in range(top)}
-        image = self.decoder(fused[top], skips)  # eq. 8
+        image = self.decoder(fused[top], skips, bg_rgb)  # eq. 8
         out = {'image': image, 'flows': {p: flows[p][0] for p in self.parts}, 'visibility': {p: flows[p][1] for p in self.parts}}
         if relations: out['relations'] = rels
         return out
