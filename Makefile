@@ -16,7 +16,7 @@ test-nbs:
 test-py:
 	python -m pytest -q tests/
 
-# The long checks (demo within its budget, headless screenshot, ...), not part of `make test`.
+# The long checks (slow notebook cells, the model-card reproduction, FID end to end, the JupyterLab screenshot), not part of `make test`.
 slow:
 	nbdev_test --n_workers 1 --flags slow
 	python -m pytest -q -m slow tests/ --runslow
