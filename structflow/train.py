@@ -101,7 +101,7 @@ TRAIN_PRESETS = {
                         synth_identities=300, synth_poses=4, sample_every=200, ckpt_every=100, allow_random_vgg=True, num_workers=0,
                         perceptual_layers=('relu1_1', 'relu2_1', 'relu3_1'), style_layers=('relu2_2',)),  # shallow VGG: 2 CPU cores
     'synthetic-128x64': TrainConfig(preset='demo', batch_size=16, steps1=1_000_000, steps2=1_000_000, time_budget=2.0, synth_identities=2000,
-                                    synth_poses=4, num_workers=6, sample_every=500, ckpt_every=1000, allow_random_vgg=True),  # the shipped model (GPU)
+                                    synth_poses=4, num_workers=6, sample_every=500, ckpt_every=1000, allow_random_vgg=True),  # the shipped 128x64 model (CPU: --time-budget 35 --workers 0)
     'synthetic-256x176': TrainConfig(preset='demo256', batch_size=16, steps1=1_000_000, steps2=1_000_000, time_budget=2.0, synth_identities=800,
                                      synth_poses=4, num_workers=6, sample_every=500, ckpt_every=1000, allow_random_vgg=True),  # the shipped model (GPU)
     'market': TrainConfig(preset='market', batch_size=8, steps1=20_000, steps2=200_000, sample_every=2000, ckpt_every=2000),
