@@ -266,11 +266,6 @@ def get_tiles(grid: np.ndarray, columns: list, name: str, tile) -> np.ndarray:
     return grid[:, c * W:(c + 1) * W].reshape(-1, H, W, 3)
 
 # %% ../nbs/13_ablation.ipynb #b417248e
-def _size(s: str) -> tuple:
-    try: h, w = (int(v) for v in s.lower().split('x')); assert h > 0 and w > 0
-    except Exception: raise argparse.ArgumentTypeError(f"size must look like 128x64, got {s!r}")
-    return h, w
-
 def _pos(kind):
     def f(s):
         try: v = kind(s)
@@ -292,7 +287,8 @@ def ablation_parser() -> argparse.ArgumentParser:
     p.add_argument('--seeds', type=_pos(int), default=3, help='seeds 0..K-1 for Full and w/o Part (default 3)')
     p.add_argument('--all-seeds', action='store_true', help='every seed for w/o HDCB and w/o PNB too (default: the first seed only)')
     p.add_argument('--variants', default=','.join(VARIANTS), help=f"comma-separated subset of {','.join(VARIANTS)}")
-    p.add_argument('--size', type=_size, help="image size HxW (default: the preset's)")
+    from structflow.synthetic import size_arg  # the project's one HxW parser
+    p.add_argument('--size', type=size_arg, help="image size HxW (default: the preset's)")
     p.add_argument('--identities', type=_pos(int), default=300, help='synthetic people (train + test; 10%% are test people; default 300)')
     p.add_argument('--poses', type=_pos(int), default=4, help='poses per person, K*(K-1) pairs each (default 4)')
     p.add_argument('--data-seed', type=int, default=0, help='seed of the synthetic dataset (default 0)')

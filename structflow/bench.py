@@ -1064,11 +1064,6 @@ def bench_markdown(results: dict, details: bool = False) -> str:
     return '\n'.join(out)
 
 # %% ../nbs/14_bench.ipynb #ecb0d6d1
-def _size_arg(s: str) -> tuple:
-    try: h, w = (int(v) for v in s.lower().split('x')); assert h > 0 and w > 0
-    except Exception: raise argparse.ArgumentTypeError(f"size must look like 128x64, got {s!r}")
-    return h, w
-
 def bench_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='structflow bench', description='Measure training and inference speed, memory, FLOPs, data generation and loading '
                                 'for training presets; print a markdown table, optionally write JSON (+ .md next to it).')
@@ -1079,7 +1074,8 @@ def bench_parser() -> argparse.ArgumentParser:
     p.add_argument('--steps', type=int, help='timed steps per stage (default 10 on CUDA, 5 on CPU; --quick 5 / 3)')
     p.add_argument('--warmup', type=int, help='untimed steps before timing (default 3 / 2; --quick 2 / 1)')
     p.add_argument('--batches', type=int, help='distinct batches kept on the device (default 3; --quick 2)')
-    p.add_argument('--size', type=_size_arg, help="image size HxW (default: each preset's)")
+    from structflow.synthetic import size_arg  # the project's one HxW parser
+    p.add_argument('--size', type=size_arg, help="image size HxW (default: each preset's)")
     p.add_argument('--data', help='dataset folder (default: render synthetic data at each preset\'s size into a temporary folder)')
     p.add_argument('--workers', type=int, help="data-loading processes (default: each preset's)")
     p.add_argument('--infer-batch', type=int, help='batch of the inference throughput (default: 4x the training batch on CUDA, the training batch on CPU)')

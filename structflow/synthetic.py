@@ -14,7 +14,7 @@ from .pose import JOINTS, MISSING
 # %% auto #0
 __all__ = ['PRIMS', 'LABELS', 'PRESETS', 'SKIN_TONES', 'HAIR_COLORS', 'POSE_LIMITS', 'VIEWS', 'SQUEEZE_MAX', 'Garment',
            'Identity', 'sample_identity', 'Pose', 'sample_pose', 'parse_size', 'render_person', 'identity_rng',
-           'pose_rng', 'identity_poses', 'render_pair', 'show_pair', 'make_dataset', 'synth_cli']
+           'pose_rng', 'identity_poses', 'render_pair', 'show_pair', 'make_dataset', 'size_arg', 'synth_cli']
 
 # %% ../nbs/02_synthetic.ipynb #a04cfe90
 PRIMS = ['head', 'long_hair', 'neck', 'torso', 'r_upper_arm', 'r_forearm', 'r_hand', 'l_upper_arm', 'l_forearm',
@@ -744,7 +744,8 @@ def _write_split(out, sp, d, tmp, size):
     _save_npz(out / f'synthetic-truth-{sp}.npz', arrs)
 
 # %% ../nbs/02_synthetic.ipynb #92ba67ee
-def _size_arg(text):
+def size_arg(text):
+    "argparse type for an image size: parse_size, with its error as an argparse error (shared by every command)."
     try: return parse_size(text)
     except ValueError as e: raise argparse.ArgumentTypeError(str(e))
 
@@ -768,7 +769,7 @@ def synth_cli(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog='structflow synth', description='Render synthetic people in pairs of poses, with the '
                                 'true flow (target->source) and visibility of every pair, in the common dataset format.')
     p.add_argument('--out', required=True, help='output folder')
-    p.add_argument('--size', type=_size_arg, default=(128, 64), help="HxW, or 'market' (128x64) / 'deepfashion' (256x176); default 128x64")
+    p.add_argument('--size', type=size_arg, default=(128, 64), help="HxW, or 'market' (128x64) / 'deepfashion' (256x176); default 128x64")
     p.add_argument('--identities', type=_int_arg(1), default=100, help='number of people (default 100)')
     p.add_argument('--poses-per-identity', type=_int_arg(2), default=4, help='poses per person; K*(K-1) ordered pairs each (default 4)')
     p.add_argument('--seed', type=_int_arg(0), default=0, help='random seed: same seed, same files (default 0)')

@@ -625,10 +625,6 @@ def train(cfg: TrainConfig, out, resume: bool = False, max_steps: int | None = N
     finally:
         if tr.world > 1 and dist.is_initialized(): dist.destroy_process_group()
 
-def _size(s: str) -> tuple:
-    try: h, w = (int(v) for v in s.lower().split('x')); assert h > 0 and w > 0
-    except Exception: raise argparse.ArgumentTypeError(f"size must look like 128x64, got {s!r}")
-    return h, w
 
 def train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='structflow train', description='Train a structflow model (two stages).')
@@ -642,7 +638,8 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument('--resume', action='store_true', help='continue from OUT/last.pt')
     p.add_argument('--steps1', type=int, help='stage-1 steps'); p.add_argument('--steps2', type=int, help='stage-2 steps')
     p.add_argument('--batch-size', type=int); p.add_argument('--lr', type=float); p.add_argument('--seed', type=int)
-    p.add_argument('--size', type=_size, help='image size HxW (default: the preset\'s)')
+    from structflow.synthetic import size_arg  # the project's one HxW parser
+    p.add_argument('--size', type=size_arg, help='image size HxW (default: the preset\'s)')
     p.add_argument('--parts', choices=['paper', 'whole']); p.add_argument('--no-hdcb', action='store_true'); p.add_argument('--no-pnb', action='store_true')
     p.add_argument('--vgg-weights', help="'auto' (cache), 'imagenet' (download), a local path, or 'random'")
     p.add_argument('--allow-random-vgg', action='store_true', help='fall back to a random VGG19 when no weights are found')

@@ -106,7 +106,7 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path):
 @pytest.mark.parametrize('bad, msg', [
     (['--steps', '0'], 'must be positive'),
     (['--seeds', '-1'], 'must be positive'),
-    (['--size', '64by32'], 'size must look like'),
+    (['--size', '64by32'], 'size must be HxW'),
     (['--size', '66x32'], 'divisible'),
     (['--variants', 'full,no_gan'], 'unknown'),
     (['--steps1', '5'], '--steps1 and --steps2 go together'),
