@@ -507,7 +507,7 @@ def _fwd_bwd(G, batch):
 def _flows_fwd_bwd(flow, batch):
     def f():
         flow.zero_grad(set_to_none=True)
-        out = flow(batch['source_pose'], batch['target_pose'])
+        out = flow(batch['source_pose'], batch['target_pose'], batch['source_kps'], batch['target_kps'])
         sum(fl.float().mean() + v.float().mean() for fls, vs in out.values() for fl, v in zip(fls, vs)).backward()
     return f
 
@@ -516,7 +516,7 @@ def _sam_inputs(tr, batch):
     layers = sorted(tr.sam_layers, key=_layer_rank)
     with torch.no_grad():
         fs, ft = tr.vgg(batch['source'], upto=layers[-1]), tr.vgg(batch['target'], upto=layers[-1])
-        flows = {p: [f.detach().requires_grad_() for f in v[0]] for p, v in tr.G.flow(batch['source_pose'], batch['target_pose']).items()}
+        flows = {p: [f.detach().requires_grad_() for f in v[0]] for p, v in tr.G.flow(batch['source_pose'], batch['target_pose'], batch['source_kps'], batch['target_kps']).items()}
     for v in flows.values():
         for f in v: f.data.normal_(0, 1)  # flows that move things (the flow heads start at zero)
     return fs, ft, flows

@@ -19,6 +19,7 @@ COMMANDS = {  # name -> (module, function, one-line help)
     'generate': ('structflow.metrics', 'generate_cli', 'generate a person in new poses from a checkpoint'),
     'bench':    ('structflow.bench', 'bench_cli', 'measure training/inference speed and memory'),
     'ablation': ('structflow.ablation', 'ablation_cli', "reproduce the paper's ablation study (Table 3)"),
+    'study':    ('structflow.study', 'study_cli', 'learning curves of the flow networks against the true flow (notebook 10b)'),
     'figures':  ('structflow.demo', 'figures_cli', "regenerate the README's pictures into images/"),
 }
 

@@ -12,14 +12,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 from .pose import get_parts, check_keypoints, keypoints_to_heatmaps, part_masks, part_images, N_JOINTS
-from .warp import warp
+from .warp import warp, resize_flow
 from .flow import PartFlowGenerator, conv_block, norm_layer
 from .hdcb import HybridDilatedConv
 from .pnb import PyramidNonLocal
 
 # %% auto #0
-__all__ = ['PRESETS', 'ModelConfig', 'get_config', 'make_inputs', 'example_pose_at', 'Encoder', 'PoseEncoder', 'LocalWarping',
-           'GlobalFusion', 'Decoder', 'Generator', 'ResBlockDown', 'Discriminator', 'build_generator',
+__all__ = ['OURS', 'PRESETS', 'ModelConfig', 'get_config', 'make_inputs', 'example_pose_at', 'Encoder', 'PoseEncoder',
+           'LocalWarping', 'GlobalFusion', 'Decoder', 'Generator', 'ResBlockDown', 'Discriminator', 'build_generator',
            'build_discriminator', 'model_summary', 'flops_per_image', 'preset_table']
 
 # %% ../nbs/08_generator.ipynb #49c400a1
@@ -40,6 +40,8 @@ class ModelConfig:
     pnb_bins: tuple = (4, 6)  # pyramid levels of the non-local block
     background: bool = True  # feed the (unwarped) source background to the fusion (ours; see below)
     bg_rgb: bool = False  # also hand the background's pixels to the decoder's last layer (ours; see the decoder)
+    flow_prior: bool = False  # ours: the flow networks predict a correction to the skeleton flow (notebook 05)
+    warp_rgb: bool = False  # ours: the decoder can copy the source's pixels along the flows (see the decoder)
     norm: str = 'instance'  # normalisation in the generator
     d_ch: int = 32  # discriminator width
     d_layers: int = 4  # discriminator downsamplings
@@ -51,12 +53,13 @@ class ModelConfig:
         if H % k or W % k: raise ValueError(f"size {H}x{W} must be divisible by {k} (2^depth of the networks)")
         if any(2 ** round(math.log2(s)) != s for s in self.scales): raise ValueError(f"scales must be powers of 2, got {self.scales}")
 
+OURS = dict(flow_prior=True, warp_rgb=True)  # our additions, on in every preset (notebooks 05, 08 and 10b measure them)
 PRESETS = {
-    'tiny': ModelConfig(size=(128, 64), ch=16, flow_ch=8, max_ch=64, flow_pool=1, enc_convs=1, d_ch=16, d_layers=3, bg_rgb=True),
-    'demo': ModelConfig(size=(128, 64), ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, d_ch=24, d_layers=3, bg_rgb=True),
-    'demo256': ModelConfig(size=(256, 176), ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, flow_down=5, scales=(4, 8), d_ch=24, d_layers=4, bg_rgb=True),
-    'market': ModelConfig(size=(128, 64), ch=64, flow_ch=32, max_ch=256, d_ch=64, d_layers=4, bg_rgb=True),
-    'deepfashion': ModelConfig(size=(256, 176), ch=64, flow_ch=32, max_ch=256, flow_down=5, scales=(4, 8), d_ch=64, d_layers=5, bg_rgb=True),
+    'tiny': ModelConfig(size=(128, 64), ch=16, flow_ch=8, max_ch=64, flow_pool=1, enc_convs=1, d_ch=16, d_layers=3, bg_rgb=True, **OURS),
+    'demo': ModelConfig(size=(128, 64), ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, d_ch=24, d_layers=3, bg_rgb=True, **OURS),
+    'demo256': ModelConfig(size=(256, 176), ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, flow_down=5, scales=(4, 8), d_ch=24, d_layers=4, bg_rgb=True, **OURS),
+    'market': ModelConfig(size=(128, 64), ch=64, flow_ch=32, max_ch=256, d_ch=64, d_layers=4, bg_rgb=True, **OURS),
+    'deepfashion': ModelConfig(size=(256, 176), ch=64, flow_ch=32, max_ch=256, flow_down=5, scales=(4, 8), d_ch=64, d_layers=5, bg_rgb=True, **OURS),
 }
 
 def get_config(preset='tiny',  # a preset name or a ModelConfig
@@ -169,29 +172,36 @@ class GlobalFusion(nn.Module):
 
 # %% ../nbs/08_generator.ipynb #58393ead
 class Decoder(nn.Module):
-    "Eq. 8: transposed convolutions up to full resolution, adding finer fused levels, tanh to RGB."
+    "Eq. 8: transposed convolutions up to full resolution, adding finer fused levels, tanh to RGB (optionally blended with copied pixels)."
     def __init__(self, widths: list,  # channels at 1/2^i, i = 0..n
                  norm: str = 'instance',
-                 rgb_in: int = 0):  # channels of raw full-resolution input concatenated before the last layer
+                 rgb_in: int = 0,  # channels of raw full-resolution input concatenated before the last layer
+                 copy: bool = False):  # ours: the last layer also outputs a gate that blends in given pixels
         super().__init__()
         n = len(widths) - 1
         bias = norm in (None, 'none')  # a norm right after would cancel the bias
         self.up = nn.ModuleList([nn.Sequential(nn.ConvTranspose2d(widths[i + 1], widths[i], 4, 2, 1, bias=bias), norm_layer(norm, widths[i]),
                                                nn.LeakyReLU(0.2), conv_block(widths[i], widths[i], norm=norm))
                                  for i in reversed(range(n))])  # 1/2^(i+1) -> 1/2^i
-        self.to_rgb = nn.Conv2d(widths[0] + rgb_in, 3, 3, 1, 1)
+        self.copy = copy
+        self.to_rgb = nn.Conv2d(widths[0] + rgb_in, 3 + int(copy), 3, 1, 1)
 
     def forward(self, x: torch.Tensor,  # features at the coarsest level 1/2^n
                 skips: dict,  # level i -> list of features to add at 1/2^i
                 rgb: torch.Tensor | None = None,  # (B,rgb_in,H,W) raw input for the last layer
-               ) -> torch.Tensor:
+                pixels: torch.Tensor | None = None,  # (B,3,H,W) pixels the gate may copy (copy=True)
+               ):
+        "-> image (B,3,H,W) in [-1,1]; with copy=True, (image, gate (B,1,H,W))."
         n = len(self.up)
         for k, up in enumerate(self.up):
             x = up(x)  # (B,w_{i+1},h,w) -> (B,w_i,2h,2w)
             i = n - 1 - k
             for f in skips.get(i, []): x = x + f
         if rgb is not None: x = torch.cat([x, rgb.to(x.dtype)], 1)  # (B,w_0,H,W) -> (B,w_0+rgb_in,H,W)
-        return torch.tanh(self.to_rgb(x))  # (B,3,H,W) in [-1,1]
+        y = self.to_rgb(x)
+        if not self.copy: return torch.tanh(y)  # (B,3,H,W) in [-1,1]
+        gate = torch.sigmoid(y[:, 3:])  # (B,1,H,W): 1 = copy the given pixel, 0 = draw
+        return gate * pixels.to(y.dtype) + (1 - gate) * torch.tanh(y[:, :3]), gate
 
 # %% ../nbs/08_generator.ipynb #a0f3e5dd
 class Generator(nn.Module):
@@ -203,20 +213,21 @@ class Generator(nn.Module):
         self.levels = [int(math.log2(s)) for s in cfg.scales]  # e.g. [2] or [2, 3]
         n = max(self.levels)
         w = _widths(cfg, n)
-        self.flow = PartFlowGenerator(self.parts, cfg.flow_ch, cfg.scales, n_down=cfg.flow_down, max_ch=cfg.max_ch, norm=cfg.norm, in_pool=cfg.flow_pool)
+        self.flow = PartFlowGenerator(self.parts, cfg.flow_ch, cfg.scales, prior=cfg.flow_prior, n_down=cfg.flow_down, max_ch=cfg.max_ch,
+                                      norm=cfg.norm, in_pool=cfg.flow_pool)
         self.image_enc = Encoder(3, w, cfg.norm, cfg.enc_convs)
         self.pose_enc = PoseEncoder(N_JOINTS, w, self.levels, cfg.norm)
         self.warping = nn.ModuleDict({str(l): LocalWarping(w[l], cfg.hdcb, cfg.norm) for l in self.levels})
         self.fusion = nn.ModuleDict({str(l): GlobalFusion(w[l], len(self.parts), cfg.background, cfg.pnb and l == n, cfg.pnb_bins, cfg.norm)
                                      for l in self.levels})
-        self.decoder = Decoder(w, cfg.norm, rgb_in=4 if cfg.background and cfg.bg_rgb else 0)
+        self.decoder = Decoder(w, cfg.norm, rgb_in=(4 if cfg.background and cfg.bg_rgb else 0) + (4 if cfg.warp_rgb else 0), copy=cfg.warp_rgb)
         sel = torch.zeros(len(self.parts), N_JOINTS)  # which heatmap channels belong to each part
         for k, joints in enumerate(self.parts.values()): sel[k, joints] = 1
         self.register_buffer('part_select', sel, persistent=False)
 
     def flows(self, batch: dict) -> dict:
         "Eq. 1 alone (stage 1): part -> (flows, visibility), lists over levels."
-        return self.flow(batch['source_pose'], batch['target_pose'])
+        return self.flow(batch['source_pose'], batch['target_pose'], batch.get('source_kps'), batch.get('target_kps'))
 
     def forward(self, batch: dict,  # PairDataset batch (source, source_pose, target_pose, source_parts)
                 relations: bool = False,  # also return the PNB relation maps
@@ -224,7 +235,7 @@ class Generator(nn.Module):
         src, sp, tp, masks = batch['source'], batch['source_pose'], batch['target_pose'], batch['source_parts']
         B, P = src.shape[0], len(self.parts)
         if masks.shape[1] != P: raise ValueError(f"batch has {masks.shape[1]} part masks, the model has {P} parts {list(self.parts)}")
-        flows = self.flow(sp, tp)  # eq. 1: part -> ([flow per level], [vis per level])
+        flows = self.flows(batch)  # eq. 1: part -> ([flow per level], [vis per level])
         part_img = (src[:, None] * masks[:, :, None]).flatten(0, 1)  # (B,P,3,H,W) -> (B*P,3,H,W)
         f_src = self.image_enc(part_img)  # F_s^local, per level
         sub = tp[:, None] * self.part_select[None, :, :, None, None]  # (B,P,18,H,W) target sub-poses
@@ -246,8 +257,17 @@ class Generator(nn.Module):
             rels.update(r)
         top = max(self.levels)
         skips = {i: ([fused[i]] if i in fused else []) + ([f_bg[i]] if f_bg is not None else []) for i in range(top)}
-        image = self.decoder(fused[top], skips, bg_rgb)  # eq. 8
-        out = {'image': image, 'flows': {p: flows[p][0] for p in self.parts}, 'visibility': {p: flows[p][1] for p in self.parts}}
+        extra, pixels = {}, None
+        if self.cfg.warp_rgb:  # ours: the source's pixels warped along each part's finest flow, merged over the parts
+            H, W = src.shape[-2:]
+            full = torch.stack([resize_flow(flows[p][0][0].float(), (H, W)) for p in self.parts], 1).flatten(0, 1)  # (B*P,2,H,W)
+            moved = warp(torch.cat([part_img, masks.flatten(0, 1)[:, None]], 1), full).unflatten(0, (B, P)).sum(1)  # (B,4,H,W)
+            cover = moved[:, 3:]  # (B,1,H,W) how much part mask arrived at each target pixel
+            pixels = moved[:, :3] / cover.clamp(min=0.1)  # X: colours, not attenuated by soft mask edges
+            bg_rgb = torch.cat([t for t in (bg_rgb, pixels, cover) if t is not None], 1)
+        image = self.decoder(fused[top], skips, bg_rgb, pixels)  # eq. 8
+        if self.cfg.warp_rgb: image, extra = image[0], {'pixels': pixels, 'gate': image[1]}
+        out = {'image': image, 'flows': {p: flows[p][0] for p in self.parts}, 'visibility': {p: flows[p][1] for p in self.parts}, **extra}
         if relations: out['relations'] = rels
         return out
 

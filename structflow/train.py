@@ -23,9 +23,9 @@ from .data import PairDataset
 
 # %% auto #0
 __all__ = ['TRAIN_PRESETS', 'PRETRAINED_DIR', 'RESUME_OVERRIDES', 'TrainConfig', 'get_train_config', 'atomic_save',
-           'read_checkpoint', 'ResumableSampler', 'setup_distributed', 'unwrap', 'ensure_synthetic', 'sample_grid',
-           'Trainer', 'write_json', 'machine_info', 'model_file', 'load_model', 'available_pretrained',
-           'load_pretrained', 'train', 'train_parser', 'config_from_args', 'train_cli']
+           'read_checkpoint', 'rng_state', 'set_rng_state', 'ResumableSampler', 'setup_distributed', 'unwrap',
+           'ensure_synthetic', 'sample_grid', 'Trainer', 'write_json', 'machine_info', 'model_file', 'load_model',
+           'available_pretrained', 'load_pretrained', 'train', 'train_parser', 'config_from_args', 'train_cli']
 
 # %% ../nbs/10_train.ipynb #cc0b001e
 @dataclass
@@ -36,6 +36,7 @@ class TrainConfig:
     hdcb: bool = True  # False: w/o HDCB
     pnb: bool = True  # False: w/o PNB
     size: tuple | None = None  # (H, W) of training images; default: the preset's
+    model: dict = field(default_factory=dict)  # other ModelConfig fields that differ from the preset's, e.g. {'flow_prior': False}
     data: str = 'synthetic'  # dataset folder, or 'synthetic' (rendered into RUN/data on first use)
     synth_identities: int = 200  # synthetic data: identities (train + test)
     synth_poses: int = 4  # synthetic data: poses per identity
@@ -79,10 +80,12 @@ class TrainConfig:
         self.perceptual_layers, self.style_layers = tuple(self.perceptual_layers), tuple(self.style_layers)
         if self.preset not in PRESETS: raise ValueError(f"unknown model preset {self.preset!r}; choose one of {list(PRESETS)}")
         if self.amp not in ('auto', 'bf16', 'off'): raise ValueError(f"amp must be 'auto', 'bf16' or 'off', not {self.amp!r}")
+        for k in ('ckpt_every', 'sample_every', 'log_every', 'batch_size'):
+            if int(getattr(self, k)) < 1: raise ValueError(f"{k} must be at least 1, got {getattr(self, k)}")
 
     def model_config(self) -> ModelConfig:
         "The generator's configuration for this run."
-        kw = dict(parts=self.parts, hdcb=self.hdcb, pnb=self.pnb)
+        kw = dict(self.model, parts=self.parts, hdcb=self.hdcb, pnb=self.pnb)
         if self.size is not None: kw['size'] = self.size
         return get_config(self.preset, **kw)
 
@@ -97,12 +100,14 @@ class TrainConfig:
 TRAIN_PRESETS = {
     'tiny': TrainConfig(preset='tiny', batch_size=4, steps1=100, steps2=100, synth_identities=40, synth_poses=3,
                         sample_every=50, ckpt_every=50),
-    'demo': TrainConfig(preset='demo', batch_size=8, steps1=100_000, steps2=100_000, time_budget=7.0,
+    # The synthetic presets keep stage 1 short: with the skeleton flow (flow_prior) the networks start near the
+    # right flow and L_sam on a random VGG pulls them away from it; stage 2 improves them (notebook 10b measures both).
+    'demo': TrainConfig(preset='demo', batch_size=8, steps1=200, steps2=100_000, time_budget=7.0,
                         synth_identities=300, synth_poses=4, sample_every=200, ckpt_every=100, allow_random_vgg=True, num_workers=0,
                         perceptual_layers=('relu1_1', 'relu2_1', 'relu3_1'), style_layers=('relu2_2',)),  # shallow VGG: 2 CPU cores
-    'synthetic-128x64': TrainConfig(preset='demo', batch_size=16, steps1=1_000_000, steps2=1_000_000, time_budget=2.0, synth_identities=2000,
+    'synthetic-128x64': TrainConfig(preset='demo', batch_size=16, steps1=200, steps2=1_000_000, time_budget=2.0, synth_identities=2000,
                                     synth_poses=4, num_workers=6, sample_every=500, ckpt_every=1000, allow_random_vgg=True),  # the shipped 128x64 model (CPU: --time-budget 35 --workers 0)
-    'synthetic-256x176': TrainConfig(preset='demo256', batch_size=16, steps1=1_000_000, steps2=1_000_000, time_budget=2.0, synth_identities=800,
+    'synthetic-256x176': TrainConfig(preset='demo256', batch_size=16, steps1=200, steps2=1_000_000, time_budget=2.0, synth_identities=800,
                                      synth_poses=4, num_workers=6, sample_every=500, ckpt_every=1000, allow_random_vgg=True),  # the shipped model (GPU)
     'market': TrainConfig(preset='market', batch_size=8, steps1=20_000, steps2=200_000, sample_every=2000, ckpt_every=2000),
     'deepfashion': TrainConfig(preset='deepfashion', batch_size=6, steps1=20_000, steps2=200_000, sample_every=2000, ckpt_every=2000),
@@ -135,14 +140,41 @@ def atomic_save(obj, path) -> Path:
     return path
 
 def read_checkpoint(path) -> dict:
-    "Load a structflow checkpoint (training state or exported model) with errors that name the file."
+    "Load a structflow checkpoint (training state or exported model) safely (weights_only=True), with errors that name the file."
+    import pickle
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try: ck = torch.load(path, map_location='cpu', weights_only=False)
+    try: ck = torch.load(path, map_location='cpu', weights_only=True)  # tensors and plain Python values only: loading runs no code
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"{path}: refused: this file holds Python objects whose loading would run code from the file; structflow "
+                         f"checkpoints hold only tensors and plain values (torch.load with weights_only=True). Use a checkpoint "
+                         f"written by structflow, or one you trust, re-saved as a plain state dict") from e
     except Exception as e: raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from e
     if not isinstance(ck, dict) or ck.get('format') not in ('structflow-train', 'structflow-model'):
         raise ValueError(f"{path}: not a structflow checkpoint (no 'format' field saying structflow-train or structflow-model)")
+    need = ['config', 'model_config', 'generator', 'discriminator', 'opt_flow', 'opt_g', 'opt_d', 'step', 'stage1_end', 'epoch', 'consumed',
+            'elapsed', 'rng'] if ck['format'] == 'structflow-train' else ['model_config', 'generator']
+    missing = [k for k in need if k not in ck]
+    if missing: raise ValueError(f"{path}: a {ck['format']} checkpoint without {', '.join(missing)}: truncated or not written by structflow")
     return ck
+
+def rng_state() -> dict:
+    "The Python, NumPy and torch random states as tensors and plain values (loadable with weights_only=True)."
+    v, mt, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    rng = {'python': {'version': v, 'state': torch.tensor(mt, dtype=torch.int64), 'gauss': gauss},
+           'numpy': {'kind': kind, 'keys': torch.from_numpy(keys.astype(np.int64)), 'pos': int(pos), 'has_gauss': int(has_gauss), 'cached': float(cached)},
+           'torch': torch.get_rng_state()}
+    if torch.cuda.is_available(): rng['cuda'] = torch.cuda.get_rng_state_all()
+    return rng
+
+def set_rng_state(rng: dict):
+    "Restore what `rng_state` returned."
+    p, n = rng['python'], rng['numpy']
+    random.setstate((p['version'], tuple(p['state'].tolist()), p['gauss']))
+    np.random.set_state((n['kind'], n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['cached']))
+    torch.set_rng_state(rng['torch'])
+    if 'cuda' in rng and torch.cuda.is_available(): torch.cuda.set_rng_state_all(rng['cuda'])
 
 # %% ../nbs/10_train.ipynb #fdeda7ec
 class ResumableSampler(DistributedSampler):
@@ -218,6 +250,7 @@ class Trainer:
             for k, v in overrides.items():  # ... with this call's limits and machine settings
                 if k not in RESUME_OVERRIDES: raise ValueError(f"--resume cannot change {k!r}; only {', '.join(RESUME_OVERRIDES)}")
                 setattr(cfg, k, v)
+            cfg.__post_init__()  # the changed values are checked like new ones
         self.mcfg = cfg.model_config()
         cuda = self.device.type == 'cuda'
         self.amp = torch.bfloat16 if (cfg.amp == 'bf16' or (cfg.amp == 'auto' and cuda)) else None
@@ -298,21 +331,17 @@ class Trainer:
 
     # -- state ------------------------------------------------------------------------------------
     def state(self) -> dict:
-        rng = {'python': random.getstate(), 'numpy': np.random.get_state(), 'torch': torch.get_rng_state()}
-        if torch.cuda.is_available(): rng['cuda'] = torch.cuda.get_rng_state_all()
         return {'format': 'structflow-train', 'version': 1, 'config': self.cfg.to_dict(), 'model_config': asdict(self.mcfg),
                 'generator': self.G.state_dict(), 'discriminator': self.D.state_dict(),
                 'opt_flow': self.opt1.state_dict(), 'opt_g': self.opt_g.state_dict(), 'opt_d': self.opt_d.state_dict(),
                 'step': self.step, 'stage1_end': self.stage1_end, 'epoch': self.epoch, 'consumed': self.consumed,
-                'elapsed': self.elapsed, 'rng': rng, 'vgg': self.vgg.info, 'world_size': self.world}
+                'elapsed': self.elapsed, 'rng': rng_state(), 'vgg': self.vgg.info, 'world_size': self.world}
 
     def _load_state(self, ck: dict):
         self.G.load_state_dict(ck['generator']); self.D.load_state_dict(ck['discriminator'])
         self.opt1.load_state_dict(ck['opt_flow']); self.opt_g.load_state_dict(ck['opt_g']); self.opt_d.load_state_dict(ck['opt_d'])
         self.step, self.stage1_end, self.epoch, self.consumed, self.elapsed = (ck[k] for k in ('step', 'stage1_end', 'epoch', 'consumed', 'elapsed'))
-        r = ck['rng']
-        random.setstate(r['python']); np.random.set_state(r['numpy']); torch.set_rng_state(r['torch'])
-        if 'cuda' in r and torch.cuda.is_available(): torch.cuda.set_rng_state_all(r['cuda'])
+        set_rng_state(ck['rng'])
 
     def save(self):
         "Write last.pt (training state) and model.pt (generator only); rank 0 only."
@@ -381,7 +410,7 @@ class Trainer:
         "Stage 1: the flow networks alone, L = sam1 * L_sam + reg1 * L_reg (+ flow_sup * L_flow, ours)."
         feats = self.sam_features(batch)
         with self._autocast():
-            flows = self.flow_t(batch['source_pose'], batch['target_pose'])
+            flows = self.flow_t(batch['source_pose'], batch['target_pose'], batch['source_kps'], batch['target_kps'])
             losses = self.loss1(batch['target'], source=batch['source'], flows=flows, target_masks=batch['target_parts'], feats=feats)
             if self.cfg.flow_sup:
                 losses['flow_sup'] = self.flow_supervision(batch, flows)
@@ -669,7 +698,8 @@ def config_from_args(a) -> TrainConfig:
 
 def train_cli(argv=None) -> int:
     a = train_parser().parse_args(argv)
-    cfg = config_from_args(a)
+    try: cfg = config_from_args(a)
+    except ValueError as e: print(f'structflow train: error: {e}', file=sys.stderr); return 2
     if a.resume:
         flags = {'batch_size': '--batch-size', 'lr': '--lr', 'seed': '--seed', 'size': '--size', 'parts': '--parts', 'vgg_weights': '--vgg-weights',
                  'amp': '--amp', 'no_hdcb': '--no-hdcb', 'no_pnb': '--no-pnb', 'augment': '--augment', 'compile': '--compile'}
@@ -679,7 +709,11 @@ def train_cli(argv=None) -> int:
         given = dict(time_budget=a.time_budget, steps1=a.steps1, steps2=a.steps2, num_workers=a.workers, device=a.device, ckpt_every=a.ckpt_every)
         overrides = {k: (None if k == 'time_budget' and v == 0 else v) for k, v in given.items() if v is not None}
     else: overrides = None
+    from structflow.losses import PretrainedWeightsUnavailable
     try: s = train(cfg, a.out, resume=a.resume, max_steps=a.max_steps, quiet=a.quiet, overrides=overrides)
+    except PretrainedWeightsUnavailable as e:
+        print(f"structflow train: error: {str(e).split('. Either')[0]}. Give --vgg-weights PATH (a local vgg19-dcbb9e9d.pth), "
+              f"or --allow-random-vgg to train with a randomly initialised VGG19 (recorded in the run).", file=sys.stderr); return 2
     except (FileNotFoundError, ValueError) as e:
         print(f'structflow train: error: {e}', file=sys.stderr); return 2
     if int(os.environ.get('RANK', 0)) == 0:

@@ -223,7 +223,7 @@ def test_two_processes_gloo(synth_data, tmp_path):
     s = json.loads((run / 'summary.json').read_text())
     assert (s['status'], s['step'], s['world_size'], s['ranks_in_sync']) == ('finished', TOTAL, 2, True)
     assert json.loads((run / 'config.json').read_text())['machine']['processes'] == 2
-    r0, r1, ck = (torch.load(run / f, weights_only=False) for f in ('rank0.pt', 'rank1.pt', 'last.pt'))
+    r0, r1, ck = (torch.load(run / f, weights_only=True) for f in ('rank0.pt', 'rank1.pt', 'last.pt'))
     assert ck['world_size'] == 2
     for net in ('generator', 'discriminator'):
         for k in r0[net]:
@@ -246,6 +246,39 @@ def test_bad_data_folder_fails_clearly(tmp_path, capsys, kind):
     err = capsys.readouterr().err
     assert str(data) in err and err.startswith('structflow train: error:')
     assert not (tmp_path / 'run' / 'last.pt').exists()
+
+def test_ckpt_every_zero_fails_clearly(synth_data, tmp_path, capsys):
+    assert train_cli(cli_args(synth_data, tmp_path / 'run', '--ckpt-every', '0')) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('structflow train: error:') and 'ckpt_every' in err and 'Traceback' not in err
+
+def test_missing_vgg_weights_advise_the_cli_flags(synth_data, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'empty-hub'))  # no cached ImageNet weights
+    args = [a for a in cli_args(synth_data, tmp_path / 'run') if a != '--allow-random-vgg']
+    assert train_cli(args) == 2
+    err = capsys.readouterr().err
+    assert '--vgg-weights' in err and '--allow-random-vgg' in err and "weights='random'" not in err and 'Traceback' not in err
+
+def test_crafted_checkpoint_is_refused_by_every_loader(tmp_path, capsys):
+    "A .pt file whose unpickling would run a command: resume, load_model, eval and generate all refuse it, and nothing runs."
+    from structflow.metrics import eval_cli
+    marker = tmp_path / 'ran'
+    class Evil:
+        def __reduce__(self): return (os.system, (f'touch {marker}',))
+    run = tmp_path / 'run'; run.mkdir()
+    torch.save({'format': 'structflow-train', 'x': Evil()}, run / 'last.pt')
+    torch.save({'format': 'structflow-model', 'x': Evil()}, tmp_path / 'evil.pt')
+    with pytest.raises(ValueError, match='refused'): read_checkpoint(tmp_path / 'evil.pt')
+    with pytest.raises(ValueError, match='refused'): load_model(tmp_path / 'evil.pt')
+    with pytest.raises(ValueError, match='refused'): load_model(run)
+    assert train_cli(cli_args(tmp_path / 'nodata', run, '--resume')) == 2
+    assert eval_cli(['--checkpoint', str(tmp_path / 'evil.pt'), '--data', str(tmp_path / 'nodata')]) != 0
+    err = capsys.readouterr().err
+    assert 'refused' in err and 'Traceback' not in err
+    r = subprocess.run([sys.executable, '-m', 'structflow.cli', 'generate', '--checkpoint', str(tmp_path / 'evil.pt'), '--source', 'x.png',
+                        '--source-pose', 'p.json', '--target-pose', 'p.json', '--out', str(tmp_path / 'o.png')], env=ENV, capture_output=True, text=True)
+    assert r.returncode != 0 and 'Traceback' not in r.stderr
+    assert not marker.exists()  # no loader ran the command
 
 # -- 6. loading the results ------------------------------------------------------------------------------------------------
 

@@ -70,17 +70,11 @@ def save_session(): (RES / f'session-{a.part}.json').write_text(json.dumps(sessi
 
 def pack():
     "The shipped models (fp16, with their eval) and a tarball of the small results, into OUT."
-    from structflow.train import read_checkpoint, atomic_save
+    sys.path.insert(0, str(Path(__file__).parent))
+    from ship_model import pack_model
     for run, name, ev in (('ship128', 'synthetic-128x64', 'eval128'), ('ship256', 'synthetic-256x176', 'eval256')):
-        src = WORK / run / 'model.pt'
-        if not src.exists() or not (RES / ev / 'metrics.json').exists(): continue
-        ck = read_checkpoint(src)
-        ck['generator'] = {k: v.half() if v.is_floating_point() else v for k, v in ck['generator'].items()}
-        ev_res = json.loads((RES / ev / 'metrics.json').read_text()); ev_res.pop('pairs', None)
-        cfg = json.loads((WORK / run / 'config.json').read_text())
-        ck['meta'].update(eval=ev_res, train_summary=json.loads((WORK / run / 'summary.json').read_text()), machine=cfg.get('machine'),
-                          command=next((ph['cmd'] for ph in session['phases'] if ph['name'] == run), None))
-        atomic_save(ck, OUT / f'{name}.pt')
+        if not (WORK / run / 'model.pt').exists() or not (RES / ev / 'metrics.json').exists(): continue
+        pack_model(WORK / run, RES / ev, OUT / f'{name}.pt', next((ph['cmd'] for ph in session['phases'] if ph['name'] == run), None))
         for f in ('config.json', 'summary.json', 'log.jsonl'):
             if (WORK / run / f).exists(): shutil.copy(WORK / run / f, RES / f'{run}-{f}')
         samples = sorted((WORK / run / 'samples').glob('*.png'))
