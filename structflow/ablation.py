@@ -192,6 +192,7 @@ def run_one(spec: dict) -> dict:
              'label': VARIANTS[spec['variant']][0], 'switches': VARIANTS[spec['variant']][1],
              'train': {k: summary[k] for k in ('step', 'stage1_end', 'elapsed_s')}, 'vgg': cfg_json.get('vgg'),
              'params': sum(p.numel() for p in G.parameters()), 'machine': machine_info(device),
+             'ours': {k: bool(getattr(G.cfg, k, False)) for k in ('flow_prior', 'warp_rgb', 'bg_rgb')},  # our additions, on or off
              'train_s': round(t1 - t0, 1), 'eval_s': round(time.time() - t1, 1),
              'lpips': res['lpips'], 'fid': res['fid'], 'metrics': _rdict(metrics), 'bins': _rdict(bins), 'per_pair': per_pair,
              'pairs': {'from': [r['from'] for r in rows], 'to': [r['to'] for r in rows], 'discrepancy': [_r(d) for d in disc]},
