@@ -108,7 +108,7 @@ TRAIN_PRESETS = {
     'synthetic-128x64': TrainConfig(preset='demo', batch_size=16, steps1=200, steps2=1_000_000, time_budget=2.0, synth_identities=2000,
                                     synth_poses=4, num_workers=6, sample_every=500, ckpt_every=1000, allow_random_vgg=True),  # the shipped 128x64 model (CPU: --time-budget 35 --workers 0)
     'synthetic-256x176': TrainConfig(preset='demo256', batch_size=16, steps1=200, steps2=1_000_000, time_budget=2.0, synth_identities=800,
-                                     synth_poses=4, num_workers=6, sample_every=500, ckpt_every=1000, allow_random_vgg=True),  # the shipped model (GPU)
+                                     synth_poses=4, num_workers=6, sample_every=500, ckpt_every=1000, allow_random_vgg=True),  # the shipped 256x176 model (CPU: --batch-size 8 --time-budget 35 --workers 0)
     'market': TrainConfig(preset='market', batch_size=8, steps1=20_000, steps2=200_000, sample_every=2000, ckpt_every=2000),
     'deepfashion': TrainConfig(preset='deepfashion', batch_size=6, steps1=20_000, steps2=200_000, sample_every=2000, ckpt_every=2000),
 }
