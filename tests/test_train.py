@@ -142,21 +142,21 @@ def test_sigkill_leaves_loadable_checkpoint(synth_data, straight, tmp_path):
 def test_failed_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
     "A write that breaks half-way (an error, or the process dying) leaves the previous checkpoint as it was."
     p = tmp_path / 'last.pt'
-    atomic_save({'format': 'structflow-train', 'step': 1, 'w': torch.arange(20000.)}, p)
+    atomic_save({'format': 'structflow-model', 'model_config': {}, 'generator': {}, 'step': 1, 'w': torch.arange(20000.)}, p)
     before = p.read_bytes()
     real_save = torch.save
     def half(obj, f, *a, **kw):  # writes half the bytes, then the disk "fills up"
         buf = io.BytesIO(); real_save(obj, buf); f.write(buf.getvalue()[:len(buf.getvalue()) // 2]); f.flush()
         raise OSError('no space left on device')
     monkeypatch.setattr(torch, 'save', half)
-    with pytest.raises(OSError, match='no space'): atomic_save({'format': 'structflow-train', 'step': 2, 'w': torch.ones(20000)}, p)
+    with pytest.raises(OSError, match='no space'): atomic_save({'format': 'structflow-model', 'model_config': {}, 'generator': {}, 'step': 2, 'w': torch.ones(20000)}, p)
     assert p.read_bytes() == before and read_checkpoint(p)['step'] == 1
     assert os.listdir(tmp_path) == ['last.pt']  # the temporary file was removed
     if not hasattr(os, 'fork'): return
     def die(obj, f, *a, **kw):  # the process dies half-way: no cleanup can run
         buf = io.BytesIO(); real_save(obj, buf); f.write(buf.getvalue()[:len(buf.getvalue()) // 2]); f.flush()
         os._exit(7)
-    obj = {'format': 'structflow-train', 'step': 3, 'w': torch.ones(20000)}
+    obj = {'format': 'structflow-model', 'model_config': {}, 'generator': {}, 'step': 3, 'w': torch.ones(20000)}
     pid = os.fork()
     if pid == 0:
         try:
