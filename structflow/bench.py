@@ -313,12 +313,13 @@ def step_flops(tr, stage: int, batch: dict) -> int:
     "FLOPs of one full training step (forward, backward, both networks in stage 2) on `batch`."
     return count_flops(lambda: (tr.step1 if stage == 1 else tr.step2)(batch))
 
-_G_KEYS = ('source', 'source_pose', 'target_pose', 'source_parts')
+_G_KEYS = ('source', 'source_pose', 'target_pose', 'source_parts', 'source_kps', 'target_kps')  # keypoints: the flow prior
 
 def _tile(batch: dict, n: int, channels_last: bool = False) -> dict:
     "The generator's inputs of `batch`, repeated or cut to n items."
     out = {}
     for k in _G_KEYS:
+        if k not in batch: continue
         v = batch[k]
         v = v.repeat(math.ceil(n / v.shape[0]), *[1] * (v.ndim - 1))[:n]
         out[k] = v.contiguous(memory_format=torch.channels_last) if channels_last and v.ndim == 4 else v
