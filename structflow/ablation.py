@@ -506,6 +506,9 @@ def provenance(res: dict) -> str:
     vgg = sorted({str((e.get('vgg') or {}).get('weights')) for e in runs.values()})
     d = res['data']
     def status(m): return 'computed' if (res.get(m) or {}).get('available') else 'unavailable on the machine that ran the study (no pretrained weights there)'
+    ours = sorted({k for e in runs.values() for k, on in (e.get('ours') or {}).items() if on})
+    if any('ours' not in e for e in runs.values()): ours_line = "not recorded (runs from before the flow prior and pixel gate: the paper's form)"
+    else: ours_line = ', '.join(f'`{k}`' for k in ours) if ours else "none (the paper's form)"
     lines = [f"- command: `{' '.join(inv[0]['argv'])}`" + (f" (and {len(inv) - 1} more invocation(s) of it, resuming)" if len(inv) > 1 else ''),
              f"- preset `{st['preset']}`, {budget}, batch {tr['batch_size']}, lr {tr['lr']:g}; VGG19 weights of the losses: {', '.join(vgg)}",
              f"- data: synthetic {d['size'][0]}x{d['size'][1]}, {d['identities']} people x {d['poses_per_identity']} poses (seed {d['seed']}); "
@@ -514,6 +517,7 @@ def provenance(res: dict) -> str:
              f"- machine: {', '.join(sorted({i['device_name'] + ' (' + i['device'] + ')' for i in inv}))}; torch {', '.join(sorted({i['torch'] for i in inv}))}; "
              f"wall time {sum(i['wall_s'] or 0 for i in inv) / 60:.1f} min in all; per run (training and evaluation) "
              f"{min(e['train_s'] + e['eval_s'] for e in runs.values()) / 60:.1f} to {max(e['train_s'] + e['eval_s'] for e in runs.values()) / 60:.1f} min",
+             f"- our additions to the paper's model (notebooks 05, 08): {ours_line}",
              f"- LPIPS: {status('lpips')}; FID: {status('fid')}"]
     return '\n'.join(lines)
 
