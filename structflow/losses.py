@@ -219,7 +219,7 @@ def discriminator_loss(d_real, d_fake, kind: str = 'lsgan') -> torch.Tensor:
 
 # %% ../nbs/09_losses.ipynb #28756380
 SAM_LAYERS = {'relu3_1': 4, 'relu4_1': 8}  # GFLA's layers -> their stride (1/4, 1/8 of the image)
-SAM_LAYERS_RANDOM = {'relu3_1': 4}  # with random VGG weights only relu3_1 is informative (DESIGN.md)
+SAM_LAYERS_RANDOM = {'relu3_1': 4}  # with random VGG weights only relu3_1 is informative (measured below)
 
 def flow_levels(v) -> list:
     "A part's flows as a list: a tensor, a list of tensors, or PartFlowGenerator's (flows, visibilities)."
