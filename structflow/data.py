@@ -35,8 +35,10 @@ def _read_lines(path) -> list[str]:
     "Lines of a text file (BOM stripped); errors name the file."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path}: file not found")
-    try: text = path.read_text(encoding='utf-8')
-    except UnicodeDecodeError as e: raise DataError(f"not a UTF-8 text file ({e})", path) from e
+    raw = path.read_bytes()
+    try: text = raw.decode('utf-8')
+    except UnicodeDecodeError as e:  # Latin-1 or cp1252 from a spreadsheet, say: name the line and byte
+        raise DataError(f"not UTF-8 text (byte 0x{raw[e.start]:02x}); save the file as UTF-8", path, raw[:e.start].count(b'\n') + 1) from None
     return text.lstrip('\ufeff').splitlines()
 
 # %% ../nbs/03_data.ipynb #2b32ebe6
@@ -68,6 +70,10 @@ def _joint_problems(kps: np.ndarray, size=None) -> list[str]:
     return out
 
 # %% ../nbs/03_data.ipynb #173e02a1
+def _trim(line: str) -> str:
+    "A line without the empty trailing fields spreadsheet programs append (',,' or ';')."
+    return line.rstrip().rstrip(',;').rstrip()
+
 def _scan_annotations(path, size=None):
     "Read an annotation file, collecting problems: (name -> (18,2) (x,y), name -> line, problems, rows, names of bad rows)."
     path = Path(path)
@@ -75,14 +81,14 @@ def _scan_annotations(path, size=None):
     kps, where, problems, rows, invalid = {}, {}, [], 0, set()
     if not lines: return kps, where, [DataError(f"empty file, expected the header {HEADER!r}", path, 1)], 0, invalid
     first = 1
-    if lines[0].replace(' ', '') != HEADER:
+    if _trim(lines[0]).replace(' ', '') != HEADER:
         problems.append(DataError(f"expected the header {HEADER!r} (separator ':'), found {lines[0][:60]!r}", path, 1))
         first = 0 if '[' in lines[0] else 1  # a data row where the header should be: still read it
     for i in range(first, len(lines)):
         line = lines[i]
         if not line.strip(): continue  # blank lines carry nothing
         rows += 1
-        fields = line.split(':')
+        fields = _trim(line).split(':')
         if len(fields) != 3:
             problems.append(DataError(f"expected 3 fields separated by ':' ({HEADER}), found {len(fields)}", path, i + 1)); continue
         name = fields[0].strip()
@@ -120,12 +126,13 @@ def _scan_pairs(path, names=None, names_file=None, invalid=()):
     pairs, where, problems = [], [], []
     if not lines: return pairs, where, [DataError(f"empty file, expected the header {PAIRS_HEADER!r}", path, 1)]
     first = 1
-    if lines[0].replace(' ', '') != PAIRS_HEADER:
+    if _trim(lines[0]).replace(' ', '') != PAIRS_HEADER:
         problems.append(DataError(f"expected the header {PAIRS_HEADER!r}, found {lines[0][:60]!r}", path, 1))
         first = 0 if ',' in lines[0] else 1
     src = names_file.name if names_file is not None else 'the annotations'
     for i, fields in enumerate(csv.reader(lines[first:]), start=first + 1):
         if not fields or not ''.join(fields).strip(): continue
+        while len(fields) > 2 and not fields[-1].strip(): fields.pop()  # trailing empty fields
         if len(fields) != 2:
             problems.append(DataError(f"expected 2 fields 'from,to' separated by ',', found {len(fields)}", path, i)); continue
         a, b = fields[0].strip(), fields[1].strip()
@@ -135,6 +142,7 @@ def _scan_pairs(path, names=None, names_file=None, invalid=()):
         if unknown: problems.append(DataError('; '.join(unknown), path, i)); continue
         if a in invalid or b in invalid: continue
         pairs.append((a, b)); where.append(i)
+    if not problems and not pairs: problems.append(DataError("no pairs in the file (only a header)", path, 2 if lines else 1))
     return pairs, where, problems
 
 def read_pairs(path,  # a `*-pairs-*.csv` file (from,to)
@@ -297,10 +305,30 @@ def _scan_truth(path, pairs, pair_lines, pairs_path, frame=None):
     t['pair_index'], t['image_index'] = index, images
     return t, problems
 
+def _image_size(path) -> tuple:
+    "(H, W) of an image file from its header (nothing decoded); unreadable files raise DataError naming the file."
+    try:
+        with Image.open(path) as im: return (im.height, im.width)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise DataError(f"cannot read image ({type(e).__name__}: {e})", path) from e
+
+def _size_problems(by_size: dict, image_dir, ann_path, lines) -> list:
+    "One problem when the images ((H, W) -> names) come in several sizes, naming the odd ones by file and annotation line."
+    if len(by_size) < 2: return []
+    common = max(by_size, key=lambda s: len(by_size[s]))
+    odd = sorted(n for s, ns in by_size.items() if s != common for n in ns)
+    return [DataError(f"images of {len(by_size)} sizes ({', '.join(f'{h}x{w}: {len(ns)}' for (h, w), ns in by_size.items())}); "
+                      f"the images of a split must share one size; not {common[0]}x{common[1]}: "
+                      + ', '.join(f"{n} ({Path(ann_path).name} line {lines[n]})" for n in odd[:5])
+                      + (f" and {len(odd) - 5} more" if len(odd) > 5 else ''), image_dir)]
+
 def _open_rgb(path) -> Image.Image:
     "An image file as an RGB PIL image; unreadable files raise DataError naming the file."
     try:
-        with Image.open(path) as im: return im.convert('RGB')
+        with Image.open(path) as im:
+            if im.mode.startswith('I;16') or (im.mode == 'I' and im.getextrema()[1] > 255):  # 16-bit: scale, not clip to white
+                return Image.fromarray((np.asarray(im, dtype=np.float64) / 257).round().clip(0, 255).astype(np.uint8)).convert('RGB')
+            return im.convert('RGB')
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise DataError(f"cannot read image ({type(e).__name__}: {e})", path) from e
 
@@ -309,12 +337,14 @@ def _index_split(ann_path, pairs_path, image_dir, crop=None, size=None, skip_emp
     "Read and check a split's annotations and pairs; keypoints moved to the output frame."
     kps, lines, problems, _, _ = _scan_annotations(ann_path); _raise_first(problems)
     pairs, plines, problems = _scan_pairs(pairs_path, kps, ann_path); _raise_first(problems)
-    if not pairs: raise DataError("no pairs in the file", pairs_path)
     files = set(os.listdir(image_dir))
     _raise_first([DataError(f"{k} image {n!r} not found in {image_dir}", pairs_path, l) for (a, b), l in zip(pairs, plines)
                   for k, n in (('from', a), ('to', b)) if n not in files])
     names = sorted({n for p in pairs for n in p})
-    first = _open_rgb(image_dir / names[0]); native = (first.height, first.width)  # all images share the first one's size
+    by_size = {}
+    for n in names: by_size.setdefault(_image_size(image_dir / n), []).append(n)  # headers only: ~20-60 us an image
+    _raise_first(_size_problems(by_size, image_dir, ann_path, lines))
+    native = next(iter(by_size))
     _raise_first([DataError('; '.join(b), ann_path, lines[n]) for n in names if (b := _joint_problems(kps[n], native))])
     K, lost, frame = np.stack([kps[n] for n in names]), 0, native  # (M,18,2)
     box = CROPS[crop] if isinstance(crop, str) else (tuple(int(v) for v in crop) if crop is not None else None)
@@ -400,7 +430,8 @@ class PairDataset(torch.utils.data.Dataset):
         path = self.image_dir / self.names[i]
         im = _open_rgb(path)
         if (im.height, im.width) != self.native_size:
-            raise DataError(f"image is {im.height}x{im.width} but the dataset's images are {self.native_size[0]}x{self.native_size[1]}", path)
+            raise DataError(f"image is now {im.height}x{im.width}, but was {self.native_size[0]}x{self.native_size[1]} when the "
+                            f"dataset was opened, as all the split's images; was it replaced?", path)
         if self.crop_box is not None: t, l, h, w = self.crop_box; im = im.crop((l, t, l + w, t + h))
         if (im.height, im.width) != self.size: im = im.resize(self.size[::-1], Image.BILINEAR)  # antialiased when shrinking
         out = (torch.from_numpy(np.array(im)).permute(2, 0, 1),  # (H,W,3) -> (3,H,W) uint8
@@ -473,18 +504,17 @@ def _check_images(rep, kps, lines, ann_path, image_dir):
     "Every annotated image exists, decodes, and holds its joints; counts sizes."
     files = {f for f in os.listdir(image_dir) if not f.startswith('.')}
     images = {f for f in files if f.lower().endswith(IMAGE_EXTS)}
-    rep.counts['images'] = len(images)
+    rep.counts['images'], by_size = len(images), {}
     rep.counts['images without an annotation row'] = len(images - set(kps))
     if len(files) > len(images): rep.notes.append(f"{len(files) - len(images)} files in {image_dir} are not images ({', '.join(IMAGE_EXTS)}) and were ignored")
     for n, k in kps.items():
         if n not in files: rep.problems.append(str(DataError(f"image {n!r} not found in {image_dir}", ann_path, lines[n]))); continue
-        try:
-            with Image.open(image_dir / n) as im: im.load(); size = (im.height, im.width)
-        except Exception as e: rep.problems.append(str(DataError(f"cannot read image ({type(e).__name__}: {e})", image_dir / n))); continue
-        rep.sizes[size] += 1
+        try: size = _open_rgb(image_dir / n).size[::-1]  # the loader's own decoding
+        except DataError as e: rep.problems.append(str(e)); continue
+        rep.sizes[size] += 1; by_size.setdefault(size, []).append(n)
         bad = _joint_problems(k, size)
         if bad: rep.problems.append(str(DataError('; '.join(bad), ann_path, lines[n])))
-
+    rep.problems += [str(p) for p in _size_problems(by_size, image_dir, ann_path, lines)]
 def check_split(root,  # dataset folder
                 split: str,  # split name
                 required: bool = True,  # an absent annotation file is a problem (else a note)
@@ -519,7 +549,6 @@ def check_split(root,  # dataset folder
     if truth_path is not None:
         frame = rep.sizes.most_common(1)[0][0] if rep.sizes else None
         _, problems = _scan_truth(truth_path, pairs, plines, pairs_path, frame); rep.problems += [str(p) for p in problems]
-    if len(rep.sizes) > 1: rep.notes.append(f"images of {len(rep.sizes)} different sizes: PairDataset needs one size (pass size= to resize)")
     return rep
 
 # %% ../nbs/03_data.ipynb #6ec44805
@@ -527,7 +556,9 @@ def format_report(rep: SplitReport) -> str:
     "A split's report as text: files, counts, notes, then every problem."
     c, f = rep.counts, rep.files
     out = [f"== split {rep.split} =="]
-    if 'annotation' in f:
+    if 'annotation' in f and 'joints' not in c:  # the annotation file could not be read: its problem says why
+        out.append(f"annotation file: {f['annotation']}")
+    elif 'annotation' in f:
         j = c['joints']
         out += [f"annotation file: {f['annotation']}", f"annotation rows: {c['annotation rows']}",
                 f"missing joints: {c['missing joints']} of {j} ({c['missing joints'] / max(j, 1):.1%})",

@@ -16,7 +16,7 @@ from .warp import resize_flow
 __all__ = ['ALEXNET_URL', 'FID_WEIGHTS_URL', 'MASK_LIMBS', 'BINS', 'to_pixels', 'ssim', 'psnr', 'MetricUnavailable', 'LPIPS',
            'frechet_distance', 'feature_statistics', 'FID', 'pose_mask', 'apply_mask', 'l1_score', 'image_metrics',
            'masked_metrics', 'flow_epe', 'flow_epe_parts', 'visibility_iou', 'composite', 'evaluate', 'metrics_table',
-           'eval_cli', 'read_pose', 'generate', 'generate_cli']
+           'default_eval_dir', 'eval_cli', 'generate', 'generate_cli']
 
 # %% ../nbs/11_metrics.ipynb #27d94d41
 def to_pixels(x: torch.Tensor,  # images (B,3,H,W) in [-1,1]
@@ -446,10 +446,10 @@ def metrics_table(res: dict,  # result of `evaluate`
 def _eval_parser():
     import argparse
     p = argparse.ArgumentParser(prog='structflow eval', description='Evaluate a checkpoint on a dataset split.')
-    p.add_argument('--checkpoint', required=True, help='model.pt, last.pt or a run folder')
+    p.add_argument('--checkpoint', required=True, help='model.pt, last.pt, a run folder or the name of a shipped model')
     p.add_argument('--data', required=True, help='dataset folder')
     p.add_argument('--split', default='test')
-    p.add_argument('--out', help='output folder (default: eval-<split> beside the checkpoint)')
+    p.add_argument('--out', help='output folder, checked before any work (default: eval-<split> beside the checkpoint; for a shipped model, eval-<name>-<split> in the current folder)')
     p.add_argument('--batch-size', type=int, default=16)
     p.add_argument('--max-pairs', type=int, help='only the first N pairs')
     p.add_argument('--preset', help='fail unless the checkpoint is of this model preset (structflow.generator.PRESETS)')
@@ -472,16 +472,26 @@ def _check_expected(meta, path, preset=None, size=None):
         diff = [k for k in ('ch', 'flow_ch', 'max_ch', 'scales', 'enc_convs', 'flow_down') if tuple(np.atleast_1d(mc[k])) != tuple(np.atleast_1d(getattr(ref, k)))]
         if diff: raise ValueError(f"{path}: checkpoint is not of preset {preset!r} (differs in {', '.join(diff)})")
 
+def default_eval_dir(checkpoint, split: str) -> Path:
+    "Where `eval` writes without --out: eval-SPLIT beside a run's checkpoint; for a shipped model (or a read-only folder), eval-NAME-SPLIT here."
+    import os
+    from pathlib import Path
+    from structflow.train import PRETRAINED_DIR
+    ck = Path(checkpoint).resolve()
+    if ck.parent == PRETRAINED_DIR.resolve() or not os.access(ck.parent, os.W_OK): return Path(f'eval-{ck.stem}-{split}')
+    return ck.parent / f'eval-{split}'
+
 def eval_cli(argv=None) -> int:
     import sys, json
     from pathlib import Path
-    from structflow.core import get_device
+    from structflow.core import get_device, check_output
     from structflow.data import PairDataset
     from structflow.train import load_model, write_json
     a = _eval_parser().parse_args(argv)
     try:
         G, meta = load_model(a.checkpoint)
         _check_expected(meta, meta['path'], a.preset, a.size)
+        out = check_output(a.out or default_eval_dir(meta['path'], a.split), 'dir', what='evaluation folder')  # before the work, not after
         ds = PairDataset(a.data, a.split, size=G.cfg.size, parts=G.cfg.parts)
     except (FileNotFoundError, ValueError) as e:
         print(f'structflow eval: error: {e}', file=sys.stderr); return 2
@@ -492,8 +502,6 @@ def eval_cli(argv=None) -> int:
     except FileNotFoundError: real = None
     res = evaluate(G, ds, a.batch_size, get_device(a.device), lp, fd, real, a.max_pairs, progress=not a.quiet)
     res['checkpoint'] = meta['path']; res['data'] = str(Path(a.data).resolve()); res['split'] = a.split
-    out = Path(a.out) if a.out else Path(meta['path']).parent / f'eval-{a.split}'
-    out.mkdir(parents=True, exist_ok=True)
     write_json(out / 'metrics.json', res)
     table = metrics_table(res)
     (out / 'metrics.md').write_text(f"# structflow eval\n\ncheckpoint `{meta['path']}`, data `{res['data']}` ({a.split})\n\n" + table)
@@ -501,33 +509,6 @@ def eval_cli(argv=None) -> int:
     return 0
 
 # %% ../nbs/11_metrics.ipynb #e0142c5f
-def read_pose(spec: str,  # 'file.json' or 'file.csv:NAME'
-              size=None,  # (H, W) of the image the pose belongs to (joints must lie inside)
-             ) -> np.ndarray:
-    "Keypoints (18,2) from an OpenPose JSON, a JSON list of COCO-17 / 18 keypoints, or a CSV row."
-    import json
-    from pathlib import Path
-    from structflow.pose import read_openpose_json, coco17_to_openpose18
-    path, _, name = spec.partition(':') if spec.count(':') and not Path(spec).exists() else (spec, '', '')
-    p = Path(path)
-    if not p.exists(): raise FileNotFoundError(f"pose file {p} does not exist")
-    if p.suffix.lower() == '.csv':
-        from structflow.data import read_annotations
-        if not name: raise ValueError(f"{p}: a CSV pose needs the row's name: {p}:NAME")
-        ann = read_annotations(p)
-        if name not in ann: raise ValueError(f"{p}: no row named {name!r}")
-        k = ann[name]
-    else:
-        try: data = json.loads(p.read_text())
-        except json.JSONDecodeError as e: raise ValueError(f"{p}: not valid JSON ({e})") from e
-        if isinstance(data, dict): k = read_openpose_json(p)
-        else:
-            arr = np.asarray(data, dtype=np.float32)
-            if arr.ndim == 2 and arr.shape[0] == 17: k = coco17_to_openpose18(arr)
-            elif arr.ndim == 2 and arr.shape[0] == 18: k = arr[:, :2].copy()
-            else: raise ValueError(f"{p}: expected an OpenPose JSON object or a list of 17 (COCO) or 18 keypoints, got shape {arr.shape}")
-    return check_keypoints(k, size, name=str(p))
-
 def generate(G, source: torch.Tensor,  # (3,H,W) in [-1,1] at the model's size
              source_kps, target_kps_list: list) -> list:
     "Generated images (3,H,W), one per target pose."
@@ -542,16 +523,17 @@ def generate_cli(argv=None) -> int:
     import sys, argparse
     from pathlib import Path
     from PIL import Image
-    from structflow.core import to_tensor, to_uint8
-    from structflow.pose import draw_pose
+    from structflow.core import to_tensor, to_uint8, check_output
+    from structflow.pose import draw_pose, read_pose
     from structflow.train import load_model
     p = argparse.ArgumentParser(prog='structflow generate', description='Generate the source person in one or more target poses.')
     p.add_argument('--checkpoint', required=True); p.add_argument('--source', required=True, help='source image')
     p.add_argument('--source-pose', required=True, help='POSE of the source image')
     p.add_argument('--target-pose', required=True, action='append', help='POSE to generate (repeat for a strip)')
-    p.add_argument('--out', required=True, help='output PNG')
+    p.add_argument('--out', required=True, help='output image (.png or .jpg)')
     a = p.parse_args(argv)
     try:
+        check_output(a.out, 'file', exts=('.png', '.jpg', '.jpeg', '.webp'), what='output image')
         G, meta = load_model(a.checkpoint)
         sp = Path(a.source)
         if not sp.exists(): raise FileNotFoundError(f"source image {sp} does not exist")

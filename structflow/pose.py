@@ -17,7 +17,7 @@ from .core import show_image, get_grid
 __all__ = ['JOINTS', 'N_JOINTS', 'MISSING', 'LIMBS', 'COLORS', 'EXAMPLE_POSE', 'EXAMPLE_SIZE', 'PARTS', 'WHOLE', 'TORSO_QUAD',
            'COCO17', 'BODY25_TO_18', 'check_keypoints', 'present', 'draw_pose', 'show_pose', 'default_sigma',
            'heatmaps_batch', 'keypoints_to_heatmaps', 'get_parts', 'part_masks_batch', 'part_masks', 'part_images',
-           'pose_discrepancy', 'coco17_to_openpose18', 'read_openpose_json']
+           'pose_discrepancy', 'coco17_to_openpose18', 'read_openpose_json', 'openpose_keypoints', 'read_pose']
 
 # %% ../nbs/01_pose.ipynb #5b228713
 JOINTS = ['nose', 'neck', 'r_shoulder', 'r_elbow', 'r_wrist', 'l_shoulder', 'l_elbow', 'l_wrist',
@@ -266,14 +266,14 @@ COCO17 = ['nose', 'l_eye', 'r_eye', 'l_ear', 'r_ear', 'l_shoulder', 'r_shoulder'
 BODY25_TO_18 = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]  # drop mid-hip (8) and feet
 
 def _missing_below(xyc, threshold):
-    "(N,2|3) array -> (N,2) with -1 where the confidence is below threshold or the joint is absent."
+    "(N,2|3) array -> (N,2) with -1 where the confidence is below threshold, or the joint sits at exactly (0, 0) (how OpenPose and COCO write an absent joint)."
     xyc = np.asarray(xyc, dtype=np.float32)
     xy = xyc[:, :2].copy()
     if xyc.shape[1] == 3: xy[xyc[:, 2] < threshold] = MISSING
-    xy[(xyc[:, :2] == MISSING).all(1)] = MISSING
+    xy[(xyc[:, :2] == MISSING).all(1) | (xyc[:, :2] == 0).all(1)] = MISSING
     return xy
 
-def coco17_to_openpose18(kps17,  # (17,2) or (17,3) COCO keypoints (x, y[, confidence])
+def coco17_to_openpose18(kps17,  # (17,2) or (17,3) COCO keypoints (x, y[, confidence or COCO's visibility flag])
                          threshold: float = 0.1,  # confidence below which a joint is missing
                         ) -> np.ndarray:
     "COCO-17 keypoints -> our 18-joint layout; the neck is the midpoint of the shoulders."
@@ -287,20 +287,71 @@ def coco17_to_openpose18(kps17,  # (17,2) or (17,3) COCO keypoints (x, y[, confi
     if (rs != MISSING).all() and (ls != MISSING).all(): out[1] = (rs + ls) / 2
     return out
 
+def _read_json(path):
+    "A JSON file's value; errors name the file (binary or non-UTF-8 files, syntax errors with line and column)."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"pose file {path} does not exist")
+    try: text = path.read_text(encoding='utf-8')
+    except UnicodeDecodeError: raise ValueError(f"{path}: not a text file (a pose file is JSON, or an annotation CSV row as FILE.csv:NAME)") from None
+    try: return json.loads(text)
+    except json.JSONDecodeError as e: raise ValueError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+
+def _joint_array(values, path, what) -> np.ndarray:
+    "Numbers as a float32 array, or an error naming the file when they are ragged, not numbers or not finite."
+    try: a = np.asarray(values, dtype=np.float32)
+    except (ValueError, TypeError): raise ValueError(f"{path}: {what} must hold numbers only, in rows of equal length") from None
+    if not np.isfinite(a).all(): raise ValueError(f"{path}: {what} holds a value that is not a finite number")
+    return a
+
 def read_openpose_json(path,  # OpenPose output file (one image)
                        threshold: float = 0.1,  # confidence below which a joint is missing
                        person: int = 0,  # which detected person to take
                       ) -> np.ndarray:
     "Keypoints (18,2) of one person in an OpenPose JSON file (COCO-18 or BODY_25 model)."
-    path = Path(path)
-    try: data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e: raise ValueError(f"{path}: cannot read OpenPose JSON ({e})") from e
-    people = data.get('people') if isinstance(data, dict) else None
-    if not people: raise ValueError(f"{path}: no person in the file ('people' is empty or absent)")
-    if person >= len(people): raise ValueError(f"{path}: person {person} requested but only {len(people)} found")
-    flat = np.asarray(people[person].get('pose_keypoints_2d', []), dtype=np.float32)
-    if flat.size not in (18 * 3, 25 * 3):
+    return openpose_keypoints(_read_json(path), path, threshold, person)
+
+def openpose_keypoints(data,  # the parsed JSON of an OpenPose output file
+                       path='OpenPose JSON',  # what to call it in errors
+                       threshold: float = 0.1, person: int = 0) -> np.ndarray:
+    "Keypoints (18,2) of one person of an OpenPose result; every malformed field is named with the file."
+    if not isinstance(data, dict): raise ValueError(f"{path}: an OpenPose file is a JSON object with a 'people' list, found a JSON {type(data).__name__}")
+    people = data.get('people')
+    if not isinstance(people, list): raise ValueError(f"{path}: 'people' must be a list of detected people, found {type(people).__name__ if people is not None else 'nothing'}")
+    if not people: raise ValueError(f"{path}: no person in the file ('people' is empty)")
+    if not 0 <= person < len(people): raise ValueError(f"{path}: person {person} requested but only {len(people)} found")
+    who = people[person]
+    flat = who.get('pose_keypoints_2d') if isinstance(who, dict) else None
+    if not isinstance(flat, list): raise ValueError(f"{path}: person {person} has no 'pose_keypoints_2d' list")
+    flat = _joint_array(flat, path, f"person {person}'s pose_keypoints_2d")
+    if flat.ndim != 1 or flat.size not in (18 * 3, 25 * 3):
         raise ValueError(f"{path}: pose_keypoints_2d has {flat.size} values; expected 54 (COCO-18) or 75 (BODY_25)")
     xyc = flat.reshape(-1, 3)
     if len(xyc) == 25: xyc = xyc[BODY25_TO_18]
     return _missing_below(xyc, threshold)
+
+def read_pose(spec,  # 'file.json' (OpenPose output, or a list of 17 COCO / 18 joints) or 'file.csv:NAME' (a row of an annotation file)
+              size=None,  # (H, W) of the image the pose belongs to: joints must lie inside it
+              threshold: float = 0.1,  # confidence below which a joint is missing
+             ) -> np.ndarray:
+    "Keypoints (18,2) from a pose file a user hands us; every problem is one error naming the file."
+    spec = str(spec)
+    path, _, name = spec.rpartition(':') if ':' in spec and not Path(spec).exists() else (spec, '', '')
+    p = Path(path)
+    if p.suffix.lower() == '.csv':
+        from structflow.data import read_annotations
+        if not name: raise ValueError(f"{p}: a CSV pose needs the row's name: {p}:NAME")
+        ann = read_annotations(p)
+        if name not in ann: raise ValueError(f"{p}: no row named {name!r}")
+        k, where = ann[name], f"{p}:{name}"
+    else:
+        data, where = _read_json(p), str(p)
+        if isinstance(data, dict): k = openpose_keypoints(data, p, threshold)
+        elif isinstance(data, list):
+            arr = _joint_array(data, p, 'the joint list')
+            if arr.ndim != 2 or arr.shape[0] not in (17, 18) or arr.shape[1] not in (2, 3):
+                raise ValueError(f"{p}: expected 17 (COCO) or 18 joints, each [x, y] or [x, y, confidence]; found an array of shape {arr.shape}")
+            k = coco17_to_openpose18(arr, threshold) if arr.shape[0] == 17 else _missing_below(arr, threshold)
+        else: raise ValueError(f"{p}: expected an OpenPose object or a list of 17 or 18 joints, found a JSON {type(data).__name__}")
+    k = check_keypoints(k, size, name=where)
+    if not present(k).any(): raise ValueError(f"{where}: no joint in this pose (all missing, or below confidence {threshold})")
+    return k

@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 from PIL import Image
-from .core import set_seed, get_device, to_uint8
+from .core import set_seed, get_device, to_uint8, check_output, FolderLock
 from .pose import draw_pose, get_parts, heatmaps_batch, part_masks_batch
 from .warp import flow_to_color, resize_flow
 from .generator import ModelConfig, Generator, get_config, build_discriminator, PRESETS
@@ -22,22 +22,24 @@ import torch.nn.functional as F
 from .data import PairDataset
 
 # %% auto #0
-__all__ = ['TRAIN_PRESETS', 'PRETRAINED_DIR', 'RESUME_OVERRIDES', 'TrainConfig', 'get_train_config', 'atomic_save',
+__all__ = ['TRAIN_PRESETS', 'PRETRAINED_DIR', 'RESUME_OVERRIDES', 'CLI_FLAGS', 'TrainConfig', 'get_train_config', 'atomic_save',
            'read_checkpoint', 'rng_state', 'set_rng_state', 'ResumableSampler', 'setup_distributed', 'unwrap',
            'ensure_synthetic', 'sample_grid', 'Trainer', 'write_json', 'machine_info', 'model_file', 'load_model',
-           'available_pretrained', 'load_pretrained', 'train', 'train_parser', 'config_from_args', 'train_cli']
+           'available_pretrained', 'load_pretrained', 'train', 'run_stage', 'resume_config', 'train_parser',
+           'asked_from_args', 'config_from_args', 'train_cli']
 
 # %% ../nbs/10_train.ipynb #cc0b001e
 @dataclass
 class TrainConfig:
     "Everything a training run needs; stored in config.json and in every checkpoint."
     preset: str = 'tiny'  # model preset (structflow.generator.PRESETS)
+    train_preset: str | None = None  # the training preset it started from (TRAIN_PRESETS), recorded by get_train_config
     parts: str = 'paper'  # 'paper' or 'whole' (w/o Part)
     hdcb: bool = True  # False: w/o HDCB
     pnb: bool = True  # False: w/o PNB
     size: tuple | None = None  # (H, W) of training images; default: the preset's
     model: dict = field(default_factory=dict)  # other ModelConfig fields that differ from the preset's, e.g. {'flow_prior': False}
-    data: str = 'synthetic'  # dataset folder, or 'synthetic' (rendered into RUN/data on first use)
+    data: str = 'synthetic'  # dataset folder (stored resolved), or 'synthetic' (rendered into RUN/data on first use)
     synth_identities: int = 200  # synthetic data: identities (train + test)
     synth_poses: int = 4  # synthetic data: poses per identity
     batch_size: int = 8  # per process (the paper: 8 for Market, 6 for DeepFashion)
@@ -116,7 +118,7 @@ TRAIN_PRESETS = {
 def get_train_config(preset='tiny', **overrides) -> TrainConfig:
     "A copy of a training preset with some fields replaced."
     if preset not in TRAIN_PRESETS: raise ValueError(f"unknown training preset {preset!r}; choose one of {list(TRAIN_PRESETS)}")
-    return replace(TRAIN_PRESETS[preset], **overrides)
+    return replace(TRAIN_PRESETS[preset], **{'train_preset': preset, **overrides})
 
 # %% ../nbs/10_train.ipynb #dbd542f1
 def atomic_save(obj, path) -> Path:
@@ -235,22 +237,31 @@ def sample_grid(batch: dict,  # a batch (source, target, target_kps, ...)
 class Trainer:
     "Two-stage training of a structflow generator; see `train` for the entry point."
     def __init__(self, cfg: TrainConfig, out, resume: bool = False, quiet: bool = False,
-                 overrides: dict | None = None):  # on resume: settings of RESUME_OVERRIDES to change (default: cfg's time budget)
+                 asked: dict | None = None):  # on resume: settings the caller gave (RESUME_OVERRIDES change the run; others must agree with it)
         self.cfg, self.out, self.quiet = cfg, Path(out), quiet
         self.device, self.rank, self.world = setup_distributed(cfg.device)
         self.main = self.rank == 0
-        ck = None
+        if resume and not (self.out / 'last.pt').is_file():
+            raise FileNotFoundError(f"--resume: no checkpoint {self.out / 'last.pt'} to resume from")
+        self.lock = FolderLock(check_output(self.out, 'dir', what='run folder')) if self.main else None  # one writer per run folder
+        try: self._setup(resume, asked)
+        except BaseException: self.close(); raise
+
+    def close(self):
+        "Release the run folder (the lock); `train` does it when the run ends."
+        if self.lock is not None: self.lock.release(); self.lock = None
+
+    def _setup(self, resume, asked):
+        cfg, ck = self.cfg, None
         if resume:
             p = self.out / 'last.pt'
-            if not p.exists(): raise FileNotFoundError(f"--resume: no checkpoint {p} to resume from")
             ck = read_checkpoint(p)
             if ck['format'] != 'structflow-train': raise ValueError(f"{p}: a model file, not a training state")
-            if overrides is None: overrides = {'time_budget': cfg.time_budget} if cfg.time_budget is not None else {}
-            self.cfg = cfg = TrainConfig.from_dict(ck['config'])  # the run's own config ...
-            for k, v in overrides.items():  # ... with this call's limits and machine settings
-                if k not in RESUME_OVERRIDES: raise ValueError(f"--resume cannot change {k!r}; only {', '.join(RESUME_OVERRIDES)}")
-                setattr(cfg, k, v)
-            cfg.__post_init__()  # the changed values are checked like new ones
+            if asked is None: asked = {'time_budget': cfg.time_budget} if cfg.time_budget is not None else {}
+            self.cfg = cfg = resume_config(TrainConfig.from_dict(ck['config']), asked,
+                                           self.out, say=(lambda m: print(f'structflow train: {m}', file=sys.stderr)) if self.main else None)
+        elif cfg.data != 'synthetic':
+            self.cfg = cfg = replace(cfg, data=str(Path(cfg.data).resolve()))  # a resume from another folder finds it
         self.mcfg = cfg.model_config()
         cuda = self.device.type == 'cuda'
         self.amp = torch.bfloat16 if (cfg.amp == 'bf16' or (cfg.amp == 'auto' and cuda)) else None
@@ -647,24 +658,71 @@ def load_pretrained(name: str = 'synthetic-128x64', device='cpu') -> tuple[Gener
 
 # %% ../nbs/10_train.ipynb #82c4e452
 def train(cfg: TrainConfig, out, resume: bool = False, max_steps: int | None = None, quiet: bool = False,
-          overrides: dict | None = None) -> dict:
-    "Run (or resume) training into run folder `out`; returns a summary dict."
-    tr = Trainer(cfg, out, resume=resume, quiet=quiet, overrides=overrides)
+          asked: dict | None = None) -> dict:
+    "Run (or resume) training into run folder `out`; returns a summary dict. On resume, `asked` holds the settings the caller gave (see `resume_config`)."
+    tr = Trainer(cfg, out, resume=resume, quiet=quiet, asked=asked)
     try: return tr.run(max_steps)
     finally:
+        tr.close()
         if tr.world > 1 and dist.is_initialized(): dist.destroy_process_group()
 
+RESUME_OVERRIDES = ('time_budget', 'steps1', 'steps2', 'num_workers', 'device', 'ckpt_every', 'data')  # what --resume may change
+CLI_FLAGS = {'train_preset': '--preset', 'stage': '--stage', 'data': '--data', 'batch_size': '--batch-size', 'lr': '--lr', 'seed': '--seed',
+             'size': '--size', 'parts': '--parts', 'hdcb': '--no-hdcb', 'pnb': '--no-pnb', 'vgg_weights': '--vgg-weights',
+             'allow_random_vgg': '--allow-random-vgg', 'num_workers': '--workers', 'device': '--device', 'amp': '--amp', 'compile': '--compile',
+             'augment': '--augment', 'time_budget': '--time-budget', 'steps1': '--steps1', 'steps2': '--steps2', 'ckpt_every': '--ckpt-every'}
+
+def run_stage(cfg: TrainConfig) -> str:
+    "Which stages a config trains: '1', '2' or 'both' (the values of --stage)."
+    return '1' if cfg.steps2 == 0 else '2' if cfg.steps1 == 0 else 'both'
+
+def resume_config(run: TrainConfig,  # the config stored in the run's last.pt
+                  asked: dict,  # settings given for the resume: TrainConfig fields, 'stage', 'train_preset'
+                  out=None,  # the run folder (for messages)
+                  say=None,  # function(str) that tells the user what changed (None: silent)
+                 ) -> TrainConfig:
+    "The config a resumed run continues with: the run's own, with the asked RESUME_OVERRIDES applied; any other asked setting must agree with the run."
+    clash = []
+    for k, v in asked.items():
+        if k in RESUME_OVERRIDES: continue
+        if k == 'stage': have = run_stage(run)
+        elif k == 'train_preset':  # runs from before train_preset was recorded: compare the model preset
+            have, v = (run.train_preset, v) if run.train_preset else (run.preset, TRAIN_PRESETS[v].preset if v in TRAIN_PRESETS else v)
+        elif k in {f.name for f in fields(TrainConfig)}: have = getattr(run, k)
+        else: raise ValueError(f"unknown setting {k!r}")
+        if isinstance(have, (list, tuple)): have, v = tuple(have), tuple(v)
+        if v != have:
+            hint = '; to add stage 2 to it, resume with --steps2 N' if k == 'stage' and have == '1' else ''
+            clash.append(f"{CLI_FLAGS.get(k, k)} {_show(asked[k])} (the run has {_show(have)}{hint})")
+    if clash:
+        raise ValueError(f"--resume continues the run in {out} with its own settings; these contradict it: {', '.join(clash)}. "
+                         f"Start a new run (another --out) to change them")
+    cfg = replace(run)
+    for k in RESUME_OVERRIDES:
+        if k not in asked: continue
+        v = asked[k]
+        if k == 'data':
+            v = v if v == 'synthetic' else str(Path(v).resolve())
+            if v != run.data and say: say(f"--resume: reading the data from {v} (the run was started on {run.data})")
+        setattr(cfg, k, v)
+    if cfg.data != 'synthetic' and not Path(cfg.data).is_dir():
+        raise FileNotFoundError(f"the run's data folder {cfg.data} does not exist (from {Path.cwd()}); if it moved, give --data DIR")
+    cfg.__post_init__()  # the changed values are checked like new ones
+    return cfg
+
+def _show(v): return 'x'.join(map(str, v)) if isinstance(v, tuple) else str(v).lower() if isinstance(v, bool) else str(v)
 
 def train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='structflow train', description='Train a structflow model (two stages).')
-    p.add_argument('--data', default='synthetic', help="dataset folder, or 'synthetic' (rendered into OUT/data)")
-    p.add_argument('--preset', default='tiny', choices=list(TRAIN_PRESETS), help='training preset (model + schedule)')
+    p.add_argument('--data', help="dataset folder, or 'synthetic' (rendered into OUT/data; the default)")
+    p.add_argument('--preset', choices=list(TRAIN_PRESETS), help="training preset (model + schedule; default: 'tiny')")
     p.add_argument('--out', required=True, help='run folder (checkpoints, logs, samples)')
-    p.add_argument('--stage', default='both', choices=['1', '2', 'both'], help='which stages to run')
+    p.add_argument('--stage', choices=['1', '2', 'both'], help="which stages to run (default: 'both')")
     p.add_argument('--max-steps', type=int, help='stop at this global step (resume later with --resume)')
     p.add_argument('--ckpt-every', type=int, help='steps between checkpoints (default: the preset\'s)')
     p.add_argument('--time-budget', type=float, help='minutes for the whole run (0: no limit)')
-    p.add_argument('--resume', action='store_true', help='continue from OUT/last.pt')
+    p.add_argument('--resume', action='store_true', help="continue from OUT/last.pt with the run's settings (may change --data, "
+                   "--time-budget, --steps1/2, --workers, --device, --ckpt-every; other flags must agree with the run)")
     p.add_argument('--steps1', type=int, help='stage-1 steps'); p.add_argument('--steps2', type=int, help='stage-2 steps')
     p.add_argument('--batch-size', type=int); p.add_argument('--lr', type=float); p.add_argument('--seed', type=int)
     from structflow.synthetic import size_arg  # the project's one HxW parser
@@ -678,39 +736,32 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument('--quiet', action='store_true')
     return p
 
-RESUME_OVERRIDES = ('time_budget', 'steps1', 'steps2', 'num_workers', 'device', 'ckpt_every')  # what --resume may change
+def asked_from_args(a) -> dict:
+    "The settings a `structflow train` command line gives explicitly (TrainConfig fields, plus 'stage' and 'train_preset')."
+    given = dict(train_preset=a.preset, stage=a.stage, data=a.data, steps1=a.steps1, steps2=a.steps2, batch_size=a.batch_size, lr=a.lr,
+                 seed=a.seed, size=a.size, parts=a.parts, vgg_weights=a.vgg_weights, num_workers=a.workers, device=a.device, amp=a.amp,
+                 time_budget=a.time_budget, ckpt_every=a.ckpt_every,
+                 hdcb=False if a.no_hdcb else None, pnb=False if a.no_pnb else None, allow_random_vgg=True if a.allow_random_vgg else None,
+                 compile=True if a.compile else None, augment=True if a.augment else None)
+    given = {k: v for k, v in given.items() if v is not None}
+    if given.get('time_budget') == 0: given['time_budget'] = None  # --time-budget 0: no time limit
+    return given
 
 def config_from_args(a) -> TrainConfig:
-    "TrainConfig from parsed `structflow train` arguments."
-    over = {k: v for k, v in dict(steps1=a.steps1, steps2=a.steps2, batch_size=a.batch_size, lr=a.lr, seed=a.seed, size=a.size,
-                                  parts=a.parts, vgg_weights=a.vgg_weights, num_workers=a.workers, device=a.device, amp=a.amp,
-                                  time_budget=a.time_budget, ckpt_every=a.ckpt_every).items() if v is not None}
-    if a.no_hdcb: over['hdcb'] = False
-    if a.no_pnb: over['pnb'] = False
-    if a.allow_random_vgg: over['allow_random_vgg'] = True
-    if a.compile: over['compile'] = True
-    if a.augment: over['augment'] = True
-    if over.get('time_budget') == 0: over['time_budget'] = None  # --time-budget 0: no time limit
-    cfg = get_train_config(a.preset, data=a.data, **over)
-    if a.stage == '1': cfg.steps2 = 0
-    if a.stage == '2': cfg.steps1 = 0
+    "TrainConfig of a new run from parsed `structflow train` arguments."
+    over = asked_from_args(a)
+    preset, stage = over.pop('train_preset', 'tiny'), over.pop('stage', 'both')
+    cfg = get_train_config(preset, **{'data': 'synthetic', **over})
+    if stage == '1': cfg.steps2 = 0
+    if stage == '2': cfg.steps1 = 0
     return cfg
 
 def train_cli(argv=None) -> int:
     a = train_parser().parse_args(argv)
-    try: cfg = config_from_args(a)
-    except ValueError as e: print(f'structflow train: error: {e}', file=sys.stderr); return 2
-    if a.resume:
-        flags = {'batch_size': '--batch-size', 'lr': '--lr', 'seed': '--seed', 'size': '--size', 'parts': '--parts', 'vgg_weights': '--vgg-weights',
-                 'amp': '--amp', 'no_hdcb': '--no-hdcb', 'no_pnb': '--no-pnb', 'augment': '--augment', 'compile': '--compile'}
-        ignored = [f for k, f in flags.items() if getattr(a, k, None) not in (None, False)]
-        if a.data != 'synthetic': ignored.append('--data')
-        if ignored: print(f"structflow train: --resume keeps the run's own settings; ignoring {', '.join(ignored)}", file=sys.stderr)
-        given = dict(time_budget=a.time_budget, steps1=a.steps1, steps2=a.steps2, num_workers=a.workers, device=a.device, ckpt_every=a.ckpt_every)
-        overrides = {k: (None if k == 'time_budget' and v == 0 else v) for k, v in given.items() if v is not None}
-    else: overrides = None
     from structflow.losses import PretrainedWeightsUnavailable
-    try: s = train(cfg, a.out, resume=a.resume, max_steps=a.max_steps, quiet=a.quiet, overrides=overrides)
+    try:
+        cfg = get_train_config('tiny', **{k: v for k, v in asked_from_args(a).items() if k == 'device'}) if a.resume else config_from_args(a)
+        s = train(cfg, a.out, resume=a.resume, max_steps=a.max_steps, quiet=a.quiet, asked=asked_from_args(a) if a.resume else None)
     except PretrainedWeightsUnavailable as e:
         print(f"structflow train: error: {str(e).split('. Either')[0]}. Give --vgg-weights PATH (a local vgg19-dcbb9e9d.pth), "
               f"or --allow-random-vgg to train with a randomly initialised VGG19 (recorded in the run).", file=sys.stderr); return 2

@@ -25,14 +25,6 @@ def one_thread():
     yield
     torch.set_num_threads(n)
 
-@pytest.fixture(scope='session')
-def synth_data(tmp_path_factory):
-    "8 identities x 3 poses at 64x32 (42 training pairs), rendered once."
-    from structflow.synthetic import make_dataset
-    root = tmp_path_factory.mktemp('synth') / 'data'
-    make_dataset(root, size=SIZE, identities=8, poses_per_identity=3, seed=0, progress=False)
-    return root
-
 def config(data, **kw):
     "The in-process twin of `cli_args` (sample grids and periodic checkpoints do not change the weights)."
     kw = dict(dict(data=str(data), size=SIZE, steps1=STEPS1, steps2=STEPS2, batch_size=BATCH, num_workers=0,

@@ -1,0 +1,261 @@
+"""A clear answer to every bad input (issue: safe checkpoints and bad input).
+
+Each case runs the command as a user would (`structflow.cli.main`, in this process so the suite stays fast; one
+case also runs a second real process) and checks three things: the exit code, that the one-line message names the
+file, line or path at fault, and that no traceback is printed. Checkpoints that would run code are covered in
+tests/test_train.py (`test_crafted_checkpoint_is_refused_by_every_loader`).
+"""
+import os, sys, json, time, subprocess
+from pathlib import Path
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from structflow.cli import main
+from structflow.core import FolderLock
+from structflow.data import PairDataset, DataError, HEADER
+from structflow.pose import EXAMPLE_POSE, EXAMPLE_SIZE, read_pose, MISSING, COCO17, present
+from structflow.train import PRETRAINED_DIR
+
+SIZE = (64, 32)
+TRAIN = ['--preset', 'tiny', '--size', '64x32', '--steps1', '2', '--steps2', '2', '--batch-size', '4', '--workers', '0',
+         '--allow-random-vgg', '--quiet']
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads(); torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+def cli(capsys, *args):
+    "(exit code, stdout, stderr) of `structflow ARGS`; fails the test on a traceback or an escaping exception."
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    assert 'Traceback' not in out + err, err
+    return rc, out, err
+
+@pytest.fixture(scope='module')
+def data(synth_data): return synth_data  # conftest.py: 64x32 synthetic people, train and test splits
+
+@pytest.fixture(scope='module')
+def run(data, tmp_path_factory):
+    "A finished tiny run trained with a RELATIVE --data path from the data's parent folder."
+    out = tmp_path_factory.mktemp('run') / 'run'
+    cwd = os.getcwd(); os.chdir(data.parent)
+    try: assert main(['train', '--data', data.name, '--out', str(out), *TRAIN]) == 0
+    finally: os.chdir(cwd)
+    return out
+
+# -- 2. resume: resolved paths, a new --data said aloud, contradicting flags refused -------------------------------------
+
+def test_resume_from_another_folder(run, data, tmp_path, capsys, monkeypatch):
+    ck = torch.load(run / 'last.pt', weights_only=True)
+    assert ck['config']['data'] == str(data.resolve())  # stored resolved, although given as a relative path
+    monkeypatch.chdir(tmp_path)  # where 'data' means nothing
+    rc, out, err = cli(capsys, 'train', '--out', run, '--resume', '--steps2', '3', '--quiet')
+    assert rc == 0 and 'step 5' in out
+
+def test_resume_with_moved_data_names_it_and_accepts_new_data(data, tmp_path, capsys):
+    import shutil
+    moved = tmp_path / 'data'; shutil.copytree(data, moved)
+    out = tmp_path / 'run'
+    assert cli(capsys, 'train', '--data', moved, '--out', out, *TRAIN, '--max-steps', '1')[0] == 0
+    moved.rename(tmp_path / 'elsewhere')
+    rc, _, err = cli(capsys, 'train', '--out', out, '--resume')
+    assert rc == 2 and str(moved) in err and '--data' in err and err.count('\n') == 1
+    rc, _, err = cli(capsys, 'train', '--out', out, '--resume', '--data', tmp_path / 'elsewhere', '--quiet')
+    assert rc == 0 and f"reading the data from {tmp_path / 'elsewhere'}" in err and str(moved) in err
+
+@pytest.mark.parametrize('flags, named', [(['--preset', 'demo'], '--preset demo (the run has tiny)'),
+                                          (['--stage', '2'], '--stage 2 (the run has both)'),
+                                          (['--lr', '0.5'], '--lr 0.5 (the run has 0.001)'),
+                                          (['--size', '128x64'], '--size 128x64 (the run has 64x32)'),
+                                          (['--no-hdcb'], '--no-hdcb false (the run has true)')])
+def test_resume_refuses_contradicting_flags(run, capsys, flags, named):
+    before = (run / 'last.pt').stat().st_mtime_ns
+    rc, _, err = cli(capsys, 'train', '--out', run, '--resume', *flags)
+    assert rc == 2 and named in err and str(run) in err and err.count('\n') == 1
+    assert (run / 'last.pt').stat().st_mtime_ns == before  # nothing trained
+
+def test_resume_accepts_agreeing_flags(run, capsys):
+    rc, _, err = cli(capsys, 'train', '--out', run, '--resume', '--preset', 'tiny', '--size', '64x32', '--stage', 'both', '--quiet')
+    assert rc == 0, err
+
+def test_stage1_run_hints_how_to_add_stage2(data, tmp_path, capsys):
+    out = tmp_path / 'run'
+    assert cli(capsys, 'train', '--data', data, '--out', out, *TRAIN, '--stage', '1')[0] == 0
+    rc, _, err = cli(capsys, 'train', '--out', out, '--resume', '--stage', 'both')
+    assert rc == 2 and '--steps2 N' in err
+
+# -- 3. output paths: checked before any work, one line naming the path ----------------------------------------------------
+
+def test_train_out_is_a_file(data, tmp_path, capsys):
+    f = tmp_path / 'afile'; f.write_text('x')
+    rc, _, err = cli(capsys, 'train', '--data', data, '--out', f, *TRAIN)
+    assert rc == 2 and f"{f}: is a file" in err and err.count('\n') == 1
+
+def test_train_out_under_a_file(data, tmp_path, capsys):
+    f = tmp_path / 'afile'; f.write_text('x')
+    rc, _, err = cli(capsys, 'train', '--data', data, '--out', f / 'run', *TRAIN)
+    assert rc == 2 and str(f / 'run') in err and 'cannot create' in err
+
+def test_read_only_out(data, tmp_path, capsys, monkeypatch):
+    ro = tmp_path / 'ro'; ro.mkdir(); ro.chmod(0o555)
+    if os.access(ro, os.W_OK):  # root writes anyway: make the write test fail as a read-only disk would
+        import structflow.core as C
+        def refuse(*a, **kw): raise PermissionError(13, 'Permission denied')
+        monkeypatch.setattr(C.tempfile, 'TemporaryFile', refuse)
+    for args, path in [(['train', '--data', data, '--out', ro, *TRAIN], ro),
+                       (['generate', '--checkpoint', 'synthetic-128x64', '--source', 'x.png', '--source-pose', 'p.json',
+                         '--target-pose', 'p.json', '--out', ro / 'o.png'], ro / 'o.png')]:
+        rc, _, err = cli(capsys, *args)
+        assert rc == 2 and f"{path}: cannot write in {ro}" in err and 'Permission denied' in err
+    ro.chmod(0o755)
+
+def test_eval_out_checked_before_the_work(data, tmp_path, capsys, monkeypatch):
+    import structflow.metrics as M
+    def never(*a, **kw): raise AssertionError('evaluation ran although its output cannot be written')
+    monkeypatch.setattr(M, 'evaluate', never)
+    f = tmp_path / 'afile'; f.write_text('x')
+    rc, _, err = cli(capsys, 'eval', '--checkpoint', 'synthetic-128x64', '--data', data, '--out', f)
+    assert rc == 2 and f"{f}: is a file" in err
+
+def test_eval_of_a_shipped_model_writes_here_not_into_the_package(data, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in PRETRAINED_DIR.iterdir())
+    rc, out, err = cli(capsys, 'eval', '--checkpoint', 'synthetic-128x64', '--data', data, '--max-pairs', '2', '--quiet',
+                       '--lpips-weights', tmp_path / 'none.pth', '--fid-weights', tmp_path / 'none.pth')
+    assert rc == 0, err
+    assert (tmp_path / 'eval-synthetic-128x64-test' / 'metrics.json').is_file()
+    assert sorted(p.name for p in PRETRAINED_DIR.iterdir()) == before
+
+@pytest.mark.parametrize('name, why', [('out.txt', 'must end in .png'), ('missing/out.png', 'does not exist'), ('adir', 'is a folder')])
+def test_generate_out(tmp_path, capsys, monkeypatch, name, why):
+    import structflow.train as T
+    def never(*a, **kw): raise AssertionError('the model was loaded although the output cannot be written')
+    monkeypatch.setattr(T, 'load_model', never)
+    (tmp_path / 'adir').mkdir()
+    rc, _, err = cli(capsys, 'generate', '--checkpoint', 'synthetic-128x64', '--source', 'x.png', '--source-pose', 'p.json',
+                     '--target-pose', 'p.json', '--out', tmp_path / name)
+    assert rc == 2 and str(tmp_path / name) in err and why in err
+
+# -- 4. one run per folder -------------------------------------------------------------------------------------------------
+
+def test_second_run_on_a_held_folder_names_the_holder(data, tmp_path, capsys):
+    out = tmp_path / 'run'; out.mkdir()
+    holder = subprocess.Popen([sys.executable, '-c', 'import sys, time; from structflow.core import FolderLock; '
+                               f'l = FolderLock({str(out)!r}); print("held", flush=True); time.sleep(60)'],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'held'
+        rc, _, err = cli(capsys, 'train', '--data', data, '--out', out, *TRAIN)
+        assert rc == 2 and str(out) in err and f'process {holder.pid}' in err
+        assert not (out / 'log.jsonl').exists() and not (out / 'last.pt').exists()
+    finally: holder.kill(); holder.wait()
+    assert cli(capsys, 'train', '--data', data, '--out', out, *TRAIN, '--max-steps', '1')[0] == 0  # the lock died with its process
+
+# -- 5. `data check` fails first, on the right file and line ---------------------------------------------------------------
+
+def small_split(root, n=3, size=(128, 64)):
+    "A market-style train split of n images with the example pose."
+    (root / 'train').mkdir(parents=True)
+    ys, xs = '[' + ', '.join(str(int(v)) for v in EXAMPLE_POSE[:, 1]) + ']', '[' + ', '.join(str(int(v)) for v in EXAMPLE_POSE[:, 0]) + ']'
+    names = [f'000{i}_c1.jpg' for i in range(n)]
+    (root / 'market-annotation-train.csv').write_text(HEADER + '\n' + ''.join(f'{m}: {ys}: {xs}\n' for m in names))
+    (root / 'market-pairs-train.csv').write_text('from,to\n' + ''.join(f'{a},{b}\n' for a, b in zip(names, names[1:])))
+    for m in names: Image.new('RGB', size[::-1], (120, 60, 30)).save(root / 'train' / m, 'PNG')
+    return names
+
+def check(capsys, root):
+    return cli(capsys, 'data', 'check', root, '--split', 'train')
+
+def test_header_only_pairs(tmp_path, capsys):
+    small_split(tmp_path); (tmp_path / 'market-pairs-train.csv').write_text('from,to\n')
+    rc, out, _ = check(capsys, tmp_path)
+    assert rc == 1 and f"{tmp_path / 'market-pairs-train.csv'}, line 2: no pairs" in out
+    with pytest.raises(DataError, match='no pairs'): PairDataset(tmp_path)
+
+def test_mixed_sizes_name_the_odd_image(tmp_path, capsys):
+    names = small_split(tmp_path, n=4)
+    Image.new('RGB', (32, 64)).save(tmp_path / 'train' / names[0], 'PNG')  # the FIRST image is the odd one
+    rc, out, _ = check(capsys, tmp_path)
+    assert rc == 1 and f"not 128x64: {names[0]} (market-annotation-train.csv line 2)" in out
+    with pytest.raises(DataError, match=f'must share one size; not 128x64: {names[0]}'): PairDataset(tmp_path)
+
+def test_16_bit_png_is_not_white(tmp_path, capsys):
+    names = small_split(tmp_path)
+    Image.fromarray(np.full((128, 64), 100 * 257, np.uint16)).save(tmp_path / 'train' / names[0], 'PNG')  # 16-bit grey 100/255
+    assert Image.open(tmp_path / 'train' / names[0]).mode.startswith('I')
+    assert check(capsys, tmp_path)[0] == 0
+    img = PairDataset(tmp_path)[0]['source']
+    assert abs(float((img.mean() + 1) * 127.5) - 100) < 1
+
+def test_latin1_csv(tmp_path, capsys):
+    small_split(tmp_path)
+    f = tmp_path / 'market-annotation-train.csv'
+    lines = f.read_text().splitlines(); lines[2] = lines[2].replace('0001_c1.jpg', 'caf\u00e9.jpg')
+    f.write_bytes(('\n'.join(lines) + '\n').encode('latin-1'))
+    rc, out, _ = check(capsys, tmp_path)
+    assert rc == 1 and f"{f}, line 3: not UTF-8 text (byte 0xe9)" in out
+    with pytest.raises(DataError, match='line 3: not UTF-8'): PairDataset(tmp_path)
+
+def test_trailing_empty_fields_are_accepted(tmp_path, capsys):
+    small_split(tmp_path)
+    for f in ('market-annotation-train.csv', 'market-pairs-train.csv'):
+        p = tmp_path / f; p.write_text(''.join(l + ',,\n' for l in p.read_text().splitlines()))
+    assert check(capsys, tmp_path)[0] == 0
+    assert len(PairDataset(tmp_path)) == 2
+
+# -- 6. pose files: read right, or refused with the file's name ------------------------------------------------------------
+
+@pytest.fixture
+def gen(tmp_path):
+    "Arguments of `structflow generate` with the shipped model, a 128x64 source image and a good target pose."
+    Image.new('RGB', (64, 128), (90, 90, 90)).save(tmp_path / 'src.png')
+    good = tmp_path / 'good.json'; good.write_text(json.dumps(EXAMPLE_POSE.tolist()))
+    def args(source_pose, target=good):
+        return ['generate', '--checkpoint', 'synthetic-128x64', '--source', tmp_path / 'src.png', '--source-pose', source_pose,
+                '--target-pose', target, '--out', tmp_path / 'out.png']
+    return args
+
+BAD_POSES = {'binary.json': (b'\x89PNG\r\n\x1a\n\x00\x00\xff\xfe', 'not a text file'),
+             'ragged.json': (b'[[1, 2], [3]]', 'numbers only'),
+             'string.json': (b'"nose at 3,4"', 'found a JSON str'),
+             'people.json': (b'{"people": {"pose_keypoints_2d": [1, 2, 3]}}', "'people' must be a list"),
+             'nobody.json': (b'{"people": []}', 'no person'),
+             'truncated.json': (b'{"people": [{"pose_keypoints_2d": [1, 2', 'not valid JSON (line 1'),
+             'allmissing.json': (json.dumps([[-1, -1]] * 18).encode(), 'no joint'),
+             'coco_unlabelled.json': (json.dumps([[0, 0, 0]] * 17).encode(), 'no joint'),
+             'outside.json': (json.dumps((EXAMPLE_POSE * 3).tolist()).encode(), 'outside the 128x64 image'),
+             'shape.json': (json.dumps([[1, 2]] * 5).encode(), 'shape (5, 2)')}
+
+@pytest.mark.parametrize('name', BAD_POSES)
+def test_bad_pose_files(gen, tmp_path, capsys, name):
+    content, why = BAD_POSES[name]
+    f = tmp_path / name; f.write_bytes(content)
+    rc, _, err = cli(capsys, *gen(f))
+    assert rc == 2 and str(f) in err and why in err and err.count('\n') == 1
+    assert not (tmp_path / 'out.png').exists()
+
+def test_confidence_column_and_coco_zeros(tmp_path):
+    f = tmp_path / 'p.json'
+    xyc = np.concatenate([EXAMPLE_POSE, np.full((18, 1), 0.9)], 1); xyc[4] = (0, 0, 0); xyc[7, 2] = 0.05
+    f.write_text(json.dumps(xyc.tolist()))
+    k = read_pose(f, EXAMPLE_SIZE)
+    assert (k[[4, 7]] == MISSING).all() and np.array_equal(np.delete(k, [4, 7], 0), np.delete(EXAMPLE_POSE, [4, 7], 0))
+    coco = np.zeros((17, 3)); coco[COCO17.index('nose')] = (*EXAMPLE_POSE[0], 2)  # COCO: v=2 labelled, the rest (0, 0, 0)
+    f.write_text(json.dumps(coco.tolist()))
+    assert present(read_pose(f)).tolist() == [True] + [False] * 17
+
+def test_good_poses_generate(gen, tmp_path, capsys):
+    rc, out, err = cli(capsys, *gen(tmp_path / 'good.json'))
+    assert rc == 0 and (tmp_path / 'out.png').is_file(), err
+
+def test_real_process_prints_one_line(tmp_path):
+    "The same answers from a real `structflow` process: exit 2, one line on stderr, no traceback."
+    f = tmp_path / 'bin.json'; f.write_bytes(b'\x00\xff\xfe')
+    Image.new('RGB', (64, 128)).save(tmp_path / 'src.png')
+    r = subprocess.run([sys.executable, '-m', 'structflow.cli', 'generate', '--checkpoint', 'synthetic-128x64', '--source',
+                        str(tmp_path / 'src.png'), '--source-pose', str(f), '--target-pose', str(f), '--out', str(tmp_path / 'o.png')],
+                       capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert r.returncode == 2 and r.stderr.count('\n') == 1 and str(f) in r.stderr and 'Traceback' not in r.stderr
