@@ -3,6 +3,7 @@ SHELL := /bin/bash
 .PHONY: test check-sync test-nbs test-py export readme figures clean slow
 
 # Notebooks run in parallel (one per core); each is kept to one torch thread so they don't fight.
+# STRUCTFLOW_OFFLINE=1: the tests never download pretrained weights, even on a machine that could.
 NB_WORKERS ?= 2
 
 test: check-sync test-nbs test-py
@@ -11,10 +12,10 @@ check-sync:
 	python tools/check_sync.py
 
 test-nbs:
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nbdev_test --n_workers $(NB_WORKERS) --timing
+	STRUCTFLOW_OFFLINE=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nbdev_test --n_workers $(NB_WORKERS) --timing
 
 test-py:
-	python -m pytest -q tests/
+	STRUCTFLOW_OFFLINE=1 python -m pytest -q tests/
 
 # The long checks (slow notebook cells, the model-card reproduction, FID end to end, the JupyterLab screenshot), not part of `make test`.
 slow:

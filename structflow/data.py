@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_data.ipynb #1dff07a6
 from __future__ import annotations
-import argparse, csv, functools, math, os, time
+import argparse, csv, functools, math, os, sys, time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +16,7 @@ from .pose import JOINTS, N_JOINTS, MISSING, check_keypoints, present, heatmaps_
 
 # %% auto #0
 __all__ = ['HEADER', 'PAIRS_HEADER', 'PREFIXES', 'CROPS', 'FLIP', 'TRUTH_KEYS', 'IMAGE_EXTS', 'DataError', 'read_annotations',
-           'read_pairs', 'find_split', 'crop_keypoints', 'resize_keypoints', 'truth_to_frame', 'Augment',
+           'read_pairs', 'find_split', 'auto_crop', 'crop_keypoints', 'resize_keypoints', 'truth_to_frame', 'Augment',
            'affine_matrix', 'move_keypoints', 'PairDataset', 'SplitReport', 'check_split', 'format_report', 'data_cli']
 
 # %% ../nbs/03_data.ipynb #6c5359fc
@@ -184,6 +184,15 @@ def find_split(root,  # dataset folder
 CROPS = {'deepfashion': (0, 40, 256, 176)}  # named crop boxes (top, left, height, width): PATN/GFLA's 256x176 DeepFashion window
 FLIP = [0, 1, 5, 6, 7, 2, 3, 4, 11, 12, 13, 8, 9, 10, 15, 14, 17, 16]  # mirrored pose: joint j <- joint FLIP[j]
 
+def auto_crop(native,  # (H, W) of the images
+              size,  # (H, W) of the model, or None
+             ) -> tuple | None:
+    "Crop window for crop='auto': square images and a narrower model -> the central full-height window (DeepFashion's); else None."
+    if size is None: return None
+    (H, W), (h, w) = native, size
+    cw = round(H * w / h)
+    return (0, (W - cw) // 2, H, cw) if H == W and cw < W else None
+
 def crop_keypoints(kps,  # (...,18,2) keypoints, -1 = missing
                    box,  # (top, left, height, width) of the crop window
                   ):
@@ -347,7 +356,7 @@ def _index_split(ann_path, pairs_path, image_dir, crop=None, size=None, skip_emp
     native = next(iter(by_size))
     _raise_first([DataError('; '.join(b), ann_path, lines[n]) for n in names if (b := _joint_problems(kps[n], native))])
     K, lost, frame = np.stack([kps[n] for n in names]), 0, native  # (M,18,2)
-    box = CROPS[crop] if isinstance(crop, str) else (tuple(int(v) for v in crop) if crop is not None else None)
+    box = auto_crop(native, size) if crop == 'auto' else CROPS[crop] if isinstance(crop, str) else (tuple(int(v) for v in crop) if crop is not None else None)
     if box is not None:
         if box[0] < 0 or box[1] < 0 or box[0] + box[2] > native[0] or box[1] + box[3] > native[1]:
             raise ValueError(f"crop window (top, left, height, width) = {box} does not fit the {native[0]}x{native[1]} images of {image_dir}")
@@ -393,7 +402,7 @@ class PairDataset(torch.utils.data.Dataset):
                  split: str = 'train',  # 'train' or 'test'
                  size=None,  # output (H, W); None keeps the images' (cropped) size
                  parts='paper',  # part set for the masks: 'paper', 'whole' or a dict part -> joints
-                 crop=None,  # crop window (top, left, height, width) applied first, or 'deepfashion'
+                 crop=None,  # crop window (top, left, height, width) applied first, 'deepfashion', or 'auto' (`auto_crop`: square images to a narrower `size`)
                  augment=None,  # None, 'gfla' (= Augment()) or an Augment
                  skip_empty: bool = True,  # skip (and count) pairs whose source or target has no joint
                  truth: bool = True,  # serve the ground truth when the split has one
@@ -498,7 +507,9 @@ class SplitReport:
     counts: dict = field(default_factory=dict)  # name -> int
     sizes: Counter = field(default_factory=Counter)  # (H, W) -> number of images
     notes: list = field(default_factory=list)  # things worth knowing that are not problems
+    frame: str = ''  # the image frame found
     problems: list = field(default_factory=list)  # every problem, as strings naming file and line
+    warnings: list = field(default_factory=list)  # likely mistakes that do not stop training (keypoints in another frame)
 
 def _check_images(rep, kps, lines, ann_path, image_dir):
     "Every annotated image exists, decodes, and holds its joints; counts sizes."
@@ -515,6 +526,22 @@ def _check_images(rep, kps, lines, ann_path, image_dir):
         bad = _joint_problems(k, size)
         if bad: rep.problems.append(str(DataError('; '.join(bad), ann_path, lines[n])))
     rep.problems += [str(p) for p in _size_problems(by_size, image_dir, ann_path, lines)]
+    if by_size: _frame_report(rep, kps, max(by_size, key=lambda s: len(by_size[s])), ann_path)
+
+def _frame_report(rep, kps, size, ann_path):
+    "Which image frame the split is in, and a warning when the keypoints are not centred on it (poses from another frame)."
+    H, W = size
+    rep.frame = f"{H}x{W} images" + (f"; a narrower model (e.g. 256x176) trains on their central {round(H * 176 / 256)}-pixel-wide window "
+                                     f"(crop='auto', DeepFashion's crop)" if H == W else '')
+    K = np.stack(list(kps.values())) if kps else np.zeros((0, 18, 2), np.float32)
+    x = K[..., 0][present(K)]
+    if len(x) < 18: return
+    mx, cx = float(np.median(x)), (W - 1) / 2
+    if abs(mx - cx) > 0.12 * W:
+        hint = (" (40 pixels left: the keypoints look like PATN's cropped 256x176 frame, the images are the uncropped 256x256 ones)"
+                if (H, W) == (256, 256) and abs(mx + 40 - cx) < 0.06 * W else '')
+        rep.warnings.append(f"{ann_path}: the keypoints are centred at x = {mx:.0f}, the {H}x{W} images at x = {cx:.1f}{hint}; "
+                            f"keypoints and images may come from different frames: use the annotation file made for these images")
 def check_split(root,  # dataset folder
                 split: str,  # split name
                 required: bool = True,  # an absent annotation file is a problem (else a note)
@@ -569,19 +596,27 @@ def format_report(rep: SplitReport) -> str:
         if rep.sizes: out.append('image sizes: ' + ', '.join(f"{h}x{w}: {n}" for (h, w), n in rep.sizes.most_common()))
         if 'images without an annotation row' in c: out.append(f"images without an annotation row: {c['images without an annotation row']}")
         out.append(f"ground truth: {f['truth'] if f['truth'] else 'absent'}")
+    if rep.frame: out.append(f"frame: {rep.frame}")
     out += [f"note: {n}" for n in rep.notes]
+    out += [f"warning: {w}" for w in rep.warnings]
     out.append(f"problems: {len(rep.problems)}")
     out += [f"problem: {p}" for p in rep.problems]
     return '\n'.join(out)
 
 def data_cli(argv: list[str] | None = None) -> int:
-    "`structflow data check DIR [--split train|test|all]`: exit code 1 when a problem is found."
+    "`structflow data check DIR [--split train|test|all]` (exit code 1 when a problem is found); `structflow data prepare ...` (notebook 03b)."
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ['prepare']:
+        from structflow.prepare import prepare_cli  # the official downloads -> this format
+        return prepare_cli(argv[1:])
     parser = argparse.ArgumentParser(prog='structflow data', description='Dataset tools for the pose-transfer format '
                                      '(*-annotation-{train,test}.csv, *-pairs-{train,test}.csv, image folders).')
     sub = parser.add_subparsers(dest='command', required=True)
     chk = sub.add_parser('check', help='validate a dataset folder: print counts and every problem found')
     chk.add_argument('dir', help='dataset folder')
     chk.add_argument('--split', choices=['train', 'test', 'all'], default='all', help='which split to check (default: all)')
+    sub.add_parser('prepare', help='turn an official DeepFashion In-shop or Market-1501 download into this format '
+                   "('structflow data prepare --help')", add_help=False)
     try: args = parser.parse_args(argv)
     except SystemExit as e: return int(e.code or 0)  # --help (0) or a usage error (2), already printed
     t0 = time.perf_counter()

@@ -97,7 +97,7 @@ def run_demo(out='structflow-demo',  # run folder
              budget: float = 7.0,  # minutes of training (both stages)
              identities: int = 300,  # synthetic identities (about 10% held out)
              seed: int = 0,
-             vgg_weights: str = 'auto',  # 'auto' (torch hub cache), a path, or 'random'
+             vgg_weights: str = 'cache',  # 'cache' (the torch hub cache, never a download), 'auto' (download when online), a path, or 'random'
              flow_sup: float | None = None,  # weight of the true-flow supervision (ours); None: the demo preset's
              quick: bool = False,  # smoke test: tiny data and budget
              log=print) -> dict:
@@ -120,7 +120,7 @@ def run_demo(out='structflow-demo',  # run folder
     test = PairDataset(out / 'data', 'test', size=G.cfg.size, parts=G.cfg.parts)
     n = 64 if quick else None
     from structflow.metrics import LPIPS
-    lp = LPIPS('auto')  # only with AlexNet weights already in the torch hub cache; otherwise reported unavailable
+    lp = LPIPS('cache')  # only with AlexNet weights already in the torch hub cache; otherwise reported unavailable
     res1 = evaluate(G1, test, batch_size=16, max_pairs=n, progress=False)
     res = evaluate(G, test, batch_size=16, lpips=lp, max_pairs=n, progress=False)
     checks = learning_checks(res1, res)
@@ -185,7 +185,7 @@ def demo_cli(argv=None) -> int:
     p.add_argument('--budget', type=float, default=7.0, help='training minutes, both stages (default 7)')
     p.add_argument('--identities', type=int, default=300, help='synthetic identities (default 300)')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--vgg-weights', default='auto', help="'auto' (use the torch hub cache if it has them), a local path, or 'random'")
+    p.add_argument('--vgg-weights', default='cache', help="'cache' (the torch hub cache's ImageNet weights if there, never a download), 'auto' (download them when online), a local path, or 'random'")
     p.add_argument('--flow-sup', type=float, help='weight of the true-flow supervision (ours; 0 = the paper\'s losses only)')
     p.add_argument('--quick', action='store_true', help='a smoke test of the whole pipeline (about two minutes)')
     p.add_argument('--require-learning', action='store_true', help='exit 1 unless the model learned by every check of the report')

@@ -16,7 +16,7 @@ from .warp import resize_flow
 __all__ = ['ALEXNET_URL', 'FID_WEIGHTS_URL', 'MASK_LIMBS', 'BINS', 'to_pixels', 'ssim', 'psnr', 'MetricUnavailable', 'LPIPS',
            'frechet_distance', 'feature_statistics', 'FID', 'pose_mask', 'apply_mask', 'l1_score', 'image_metrics',
            'masked_metrics', 'flow_epe', 'flow_epe_parts', 'visibility_iou', 'composite', 'evaluate', 'metrics_table',
-           'default_eval_dir', 'eval_cli', 'generate', 'generate_cli']
+           'pairs_grid', 'image_saver', 'default_eval_dir', 'eval_cli', 'generate', 'generate_cli']
 
 # %% ../nbs/11_metrics.ipynb #27d94d41
 def to_pixels(x: torch.Tensor,  # images (B,3,H,W) in [-1,1]
@@ -120,7 +120,7 @@ def _lpips_alex(sd: dict):
 class LPIPS(_NetMetric):
     "LPIPS (AlexNet, v0.1, the `lpips` package) with the backbone from the cache or a file; else unavailable."
     name = 'LPIPS'
-    def __init__(self, weights='auto',  # 'auto' (torch hub cache) | 'imagenet' (download) | path to AlexNet weights
+    def __init__(self, weights='auto',  # 'auto' (torch hub cache, else a download when online) | 'cache' | 'imagenet' | path to AlexNet weights
                  hub_dir=None,  # torch hub folder (default torch.hub.get_dir())
                  quantize: str | None = 'round'):  # quantise to 8 bits first (see `to_pixels`)
         super().__init__(); self.quantize = quantize
@@ -178,7 +178,7 @@ def _fid_inception(sd: dict):
 class FID(_NetMetric):
     "FID with pytorch-fid's Inception (weights from the cache or a file; else unavailable)."
     name = 'FID'
-    def __init__(self, weights='auto',  # 'auto' (torch hub cache) | 'imagenet' (download) | path to pt_inception weights
+    def __init__(self, weights='auto',  # 'auto' (torch hub cache, else a download when online) | 'cache' | 'imagenet' | path to pt_inception weights
                  hub_dir=None,  # torch hub folder (default torch.hub.get_dir())
                  quantize: str | None = 'round'):  # quantise to 8 bits first (see `to_pixels`)
         super().__init__(); self.quantize = quantize
@@ -353,6 +353,7 @@ def evaluate(G,  # generator (structflow.generator.Generator)
              fid_real=None,  # a PairDataset whose target images are FID's real set (default: `dataset`)
              max_pairs: int | None = None,  # evaluate only the first pairs (quick looks)
              progress: bool = True,
+             on_batch=None,  # function(batch, generated images (B,3,H,W)) called for every batch, e.g. to save the images
             ) -> dict:
     "Metrics of the model and the baselines on every pair, their means overall and per pose-discrepancy bin."
     from torch.utils.data import DataLoader, Subset
@@ -368,6 +369,7 @@ def evaluate(G,  # generator (structflow.generator.Generator)
     for b in tqdm(dl, desc='eval', unit='batch', disable=not progress):
         b = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in b.items()}
         out = G(b)
+        if on_batch is not None: on_batch(b, out['image'])
         pmask = torch.stack([torch.as_tensor(pose_mask(k.cpu().numpy(), (H, W))) for k in b['target_kps']]).to(device)
         truth = 'flow' in b
         body = b['target_person'] if truth else None
@@ -454,9 +456,11 @@ def _eval_parser():
     p.add_argument('--max-pairs', type=int, help='only the first N pairs')
     p.add_argument('--preset', help='fail unless the checkpoint is of this model preset (structflow.generator.PRESETS)')
     p.add_argument('--size', help='fail unless the checkpoint is of this size, e.g. 128x64')
-    p.add_argument('--lpips-weights', default='auto', help="AlexNet weights for LPIPS: 'auto' (cache), 'imagenet' (download) or a path")
-    p.add_argument('--fid-weights', default='auto', help="Inception weights for FID: 'auto' (cache), 'imagenet' (download) or a path")
+    p.add_argument('--lpips-weights', default='auto', help="AlexNet weights for LPIPS: 'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet' or a path")
+    p.add_argument('--fid-weights', default='auto', help="Inception weights for FID: 'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet' or a path")
     p.add_argument('--device', default='auto')
+    p.add_argument('--save-images', action='store_true', help='also write every generated image into OUT/images (FROM_2_TO_vis.png)')
+    p.add_argument('--grid', type=int, default=8, help='pairs in OUT/samples.png: source | target pose | generated | target (0: none)')
     p.add_argument('--quiet', action='store_true')
     return p
 
@@ -472,6 +476,31 @@ def _check_expected(meta, path, preset=None, size=None):
         diff = [k for k in ('ch', 'flow_ch', 'max_ch', 'scales', 'enc_convs', 'flow_down') if tuple(np.atleast_1d(mc[k])) != tuple(np.atleast_1d(getattr(ref, k)))]
         if diff: raise ValueError(f"{path}: checkpoint is not of preset {preset!r} (differs in {', '.join(diff)})")
 
+def pairs_grid(G, dataset, n: int = 8, device='cpu') -> np.ndarray:
+    "uint8 picture of n pairs spread over the dataset, a row each: source | target pose | generated | target."
+    from torch.utils.data import default_collate
+    from structflow.core import to_uint8
+    from structflow.pose import draw_pose
+    idx = np.linspace(0, len(dataset) - 1, min(n, len(dataset))).round().astype(int)
+    b = default_collate([dataset[int(i)] for i in idx])
+    with torch.no_grad(): gen = G.to(device).eval()({k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in b.items()})['image'].cpu()
+    size = tuple(b['source'].shape[-2:])
+    rows = [np.concatenate([to_uint8(b['source'][i]), draw_pose(b['target_kps'][i].numpy(), size), to_uint8(gen[i]), to_uint8(b['target'][i])], 1)
+            for i in range(len(idx))]
+    return np.concatenate(rows, 0)
+
+def image_saver(folder):
+    "An `on_batch` for `evaluate` that writes every generated image as FROM_2_TO_vis.png (GFLA's naming, which its FID / LPIPS scripts read)."
+    from pathlib import Path
+    from PIL import Image
+    from structflow.core import to_uint8
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    def save(batch, images):
+        for i in range(len(images)):
+            name = f"{Path(batch['from'][i]).stem}_2_{Path(batch['to'][i]).stem}_vis.png"
+            Image.fromarray(to_uint8(images[i].float().cpu())).save(folder / name)
+    return save
+
 def default_eval_dir(checkpoint, split: str) -> Path:
     "Where `eval` writes without --out: eval-SPLIT beside a run's checkpoint; for a shipped model (or a read-only folder), eval-NAME-SPLIT here."
     import os
@@ -486,26 +515,34 @@ def eval_cli(argv=None) -> int:
     from pathlib import Path
     from structflow.core import get_device, check_output
     from structflow.data import PairDataset
-    from structflow.train import load_model, write_json
+    from structflow.train import load_model, write_json, data_frame
     a = _eval_parser().parse_args(argv)
     try:
         G, meta = load_model(a.checkpoint)
         _check_expected(meta, meta['path'], a.preset, a.size)
         out = check_output(a.out or default_eval_dir(meta['path'], a.split), 'dir', what='evaluation folder')  # before the work, not after
-        ds = PairDataset(a.data, a.split, size=G.cfg.size, parts=G.cfg.parts)
+        ds = PairDataset(a.data, a.split, size=G.cfg.size, parts=G.cfg.parts, crop='auto')
     except (FileNotFoundError, ValueError) as e:
         print(f'structflow eval: error: {e}', file=sys.stderr); return 2
     if ds.native_size != G.cfg.size and not a.quiet:
-        print(f'note: images are {ds.native_size[0]}x{ds.native_size[1]}; resized to the model\'s {G.cfg.size[0]}x{G.cfg.size[1]}')
+        how = f"cropped to their central {ds.frame[0]}x{ds.frame[1]} window" + (' and resized' if tuple(ds.frame) != tuple(G.cfg.size) else '') if ds.crop_box else 'resized'
+        print(f"note: images are {ds.native_size[0]}x{ds.native_size[1]}; {how} to the model's {G.cfg.size[0]}x{G.cfg.size[1]}")
     lp, fd = LPIPS(a.lpips_weights), FID(a.fid_weights)
-    try: real = PairDataset(a.data, 'train', size=G.cfg.size, parts=G.cfg.parts) if fd.available else None  # GFLA: FID against training images
+    try: real = PairDataset(a.data, 'train', size=G.cfg.size, parts=G.cfg.parts, crop='auto') if fd.available else None  # GFLA: FID against training images
     except FileNotFoundError: real = None
-    res = evaluate(G, ds, a.batch_size, get_device(a.device), lp, fd, real, a.max_pairs, progress=not a.quiet)
+    dev = get_device(a.device)
+    res = evaluate(G, ds, a.batch_size, dev, lp, fd, real, a.max_pairs, progress=not a.quiet,
+                   on_batch=image_saver(out / 'images') if a.save_images else None)
+    if a.grid > 0:
+        from PIL import Image
+        Image.fromarray(pairs_grid(G, ds, a.grid, dev)).save(out / 'samples.png')
     res['checkpoint'] = meta['path']; res['data'] = str(Path(a.data).resolve()); res['split'] = a.split
+    res['frame'] = data_frame(ds)
     write_json(out / 'metrics.json', res)
     table = metrics_table(res)
     (out / 'metrics.md').write_text(f"# structflow eval\n\ncheckpoint `{meta['path']}`, data `{res['data']}` ({a.split})\n\n" + table)
-    print(table); print(f'wrote {out / "metrics.json"} and {out / "metrics.md"}')
+    wrote = [out / 'metrics.json', out / 'metrics.md'] + ([out / 'samples.png'] if a.grid > 0 else []) + ([out / 'images'] if a.save_images else [])
+    print(table); print(f"wrote {', '.join(map(str, wrote))}")
     return 0
 
 # %% ../nbs/11_metrics.ipynb #e0142c5f

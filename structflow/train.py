@@ -24,9 +24,9 @@ from .data import PairDataset
 # %% auto #0
 __all__ = ['TRAIN_PRESETS', 'PRETRAINED_DIR', 'RESUME_OVERRIDES', 'CLI_FLAGS', 'TrainConfig', 'get_train_config', 'atomic_save',
            'read_checkpoint', 'rng_state', 'set_rng_state', 'ResumableSampler', 'setup_distributed', 'unwrap',
-           'ensure_synthetic', 'sample_grid', 'Trainer', 'write_json', 'machine_info', 'model_file', 'load_model',
-           'available_pretrained', 'load_pretrained', 'train', 'run_stage', 'resume_config', 'train_parser',
-           'asked_from_args', 'config_from_args', 'train_cli']
+           'ensure_synthetic', 'sample_grid', 'data_frame', 'Trainer', 'write_json', 'machine_info', 'model_file',
+           'load_model', 'available_pretrained', 'load_pretrained', 'train', 'run_stage', 'resume_config',
+           'train_parser', 'asked_from_args', 'config_from_args', 'train_cli']
 
 # %% ../nbs/10_train.ipynb #cc0b001e
 @dataclass
@@ -57,7 +57,7 @@ class TrainConfig:
     perceptual_layers: tuple = PERCEPTUAL_LAYERS  # VGG19 layers of L_per
     style_layers: tuple = STYLE_LAYERS  # VGG19 layers of L_sty
     sam_layers: dict | None = None  # VGG19 layer -> stride for L_sam; None: GFLA's, or relu3_1 alone with a random VGG
-    vgg_weights: str = 'auto'  # 'auto' (cache), 'imagenet' (download), a path, or 'random'
+    vgg_weights: str = 'auto'  # 'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet', a path, or 'random'
     allow_random_vgg: bool = False  # fall back to a random VGG19 when no weights are found (recorded)
     flow_sup: float = 0.0  # ours, synthetic data only: weight of an L1 loss between the flows and the TRUE flow (0 = the paper)
     cache_features: bool = True  # keep the frozen VGG features of each image for L_sam (exact; off with augmentation)
@@ -101,11 +101,11 @@ class TrainConfig:
 # %% ../nbs/10_train.ipynb #905a6704
 TRAIN_PRESETS = {
     'tiny': TrainConfig(preset='tiny', batch_size=4, steps1=100, steps2=100, synth_identities=40, synth_poses=3,
-                        sample_every=50, ckpt_every=50),
+                        sample_every=50, ckpt_every=50, vgg_weights='cache'),
     # The synthetic presets keep stage 1 short: with the skeleton flow (flow_prior) the networks start near the
     # right flow and L_sam on a random VGG pulls them away from it; stage 2 improves them (notebook 10b measures both).
     'demo': TrainConfig(preset='demo', batch_size=8, steps1=200, steps2=100_000, time_budget=7.0,
-                        synth_identities=300, synth_poses=4, sample_every=200, ckpt_every=100, allow_random_vgg=True, num_workers=0,
+                        synth_identities=300, synth_poses=4, sample_every=200, ckpt_every=100, allow_random_vgg=True, num_workers=0, vgg_weights='cache',
                         perceptual_layers=('relu1_1', 'relu2_1', 'relu3_1'), style_layers=('relu2_2',)),  # shallow VGG: 2 CPU cores
     'synthetic-128x64': TrainConfig(preset='demo', batch_size=16, steps1=200, steps2=1_000_000, time_budget=2.0, synth_identities=2000,
                                     synth_poses=4, num_workers=6, sample_every=500, ckpt_every=1000, allow_random_vgg=True),  # the shipped 128x64 model (CPU: --time-budget 35 --workers 0)
@@ -234,6 +234,10 @@ def sample_grid(batch: dict,  # a batch (source, target, target_kps, ...)
     return np.concatenate(rows, 0)
 
 # %% ../nbs/10_train.ipynb #6a4d7f92
+def data_frame(ds: PairDataset) -> dict:
+    "How a dataset's images reach the model: their size, the crop window (None: none) and the model's size."
+    return {'images': list(ds.native_size), 'crop': list(ds.crop_box) if ds.crop_box else None, 'size': list(ds.size)}
+
 class Trainer:
     "Two-stage training of a structflow generator; see `train` for the entry point."
     def __init__(self, cfg: TrainConfig, out, resume: bool = False, quiet: bool = False,
@@ -302,11 +306,11 @@ class Trainer:
         # per image and caches them, which is cheaper than drawing them every step.
         maps = self.device.type == 'cpu'
         self.train_ds = PairDataset(self.data_root, 'train', size=self.mcfg.size, parts=self.mcfg.parts, augment='gfla' if cfg.augment else None,
-                                    pose_maps=False, part_maps=maps)
+                                    pose_maps=False, part_maps=maps, crop='auto')
         if cfg.num_workers > 0: self.train_ds.precompute()  # decode images (and part masks) before workers fork: they share the cache
         if len(self.train_ds) < cfg.batch_size * self.world:
             raise ValueError(f"{self.data_root}: {len(self.train_ds)} training pairs, fewer than one batch of {cfg.batch_size} x {self.world} processes")
-        try: self.sample_ds = PairDataset(self.data_root, 'test', size=self.mcfg.size, parts=self.mcfg.parts, pose_maps=False, part_maps=maps)
+        try: self.sample_ds = PairDataset(self.data_root, 'test', size=self.mcfg.size, parts=self.mcfg.parts, pose_maps=False, part_maps=maps, crop='auto')
         except FileNotFoundError: self.sample_ds = self.train_ds
         self.sampler = ResumableSampler(self.train_ds, self.world, self.rank, cfg.seed)
 
@@ -496,7 +500,7 @@ class Trainer:
             write_json(self.out / 'config.json', {'train': cfg.to_dict(), 'model': asdict(self.mcfg), 'vgg': self.vgg.info,
                                                   'losses': {'stage1': self.loss1.info, 'stage2': self.loss2.info},
                                                   'data': {'root': str(self.data_root.resolve()), 'train_pairs': len(self.train_ds),
-                                                           'skipped': getattr(self.train_ds, 'skipped', None)},
+                                                           'skipped': getattr(self.train_ds, 'skipped', None), 'frame': data_frame(self.train_ds)},
                                                   'machine': machine_info(self.device, self.world)})
             n = min(cfg.n_samples, len(self.sample_ds))
             from torch.utils.data import default_collate
@@ -728,7 +732,7 @@ def train_parser() -> argparse.ArgumentParser:
     from structflow.synthetic import size_arg  # the project's one HxW parser
     p.add_argument('--size', type=size_arg, help='image size HxW (default: the preset\'s)')
     p.add_argument('--parts', choices=['paper', 'whole']); p.add_argument('--no-hdcb', action='store_true'); p.add_argument('--no-pnb', action='store_true')
-    p.add_argument('--vgg-weights', help="'auto' (cache), 'imagenet' (download), a local path, or 'random'")
+    p.add_argument('--vgg-weights', help="'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet', a local path, or 'random'")
     p.add_argument('--allow-random-vgg', action='store_true', help='fall back to a random VGG19 when no weights are found')
     p.add_argument('--workers', type=int, help='data-loading processes'); p.add_argument('--device')
     p.add_argument('--amp', choices=['auto', 'bf16', 'off']); p.add_argument('--compile', action='store_true')
