@@ -16,7 +16,7 @@ COMMANDS = {  # name -> (module, function, one-line help)
     'data':     ('structflow.data', 'data_cli', "dataset tools: 'structflow data check DIR'"),
     'train':    ('structflow.train', 'train_cli', 'train a model (stage 1, stage 2 or both)'),
     'eval':     ('structflow.metrics', 'eval_cli', 'evaluate a checkpoint: SSIM, PSNR, LPIPS, FID, flow error'),
-    'generate': ('structflow.metrics', 'generate_cli', 'generate a person in new poses from a checkpoint'),
+    'generate': ('structflow.generate', 'generate_cli', 'generate a person in new poses from a photo and its pose'),
     'bench':    ('structflow.bench', 'bench_cli', 'measure training/inference speed and memory'),
     'ablation': ('structflow.ablation', 'ablation_cli', "reproduce the paper's ablation study (Table 3)"),
     'study':    ('structflow.study', 'study_cli', 'learning curves of the flow networks against the true flow (notebook 10b)'),

@@ -49,7 +49,7 @@ def to_tensor(img,  # PIL image, path, or uint8 array (H,W,3) / (H,W)
     "Image -> float tensor (3,H,W) in [-1,1]."
     if isinstance(img, (str, os.PathLike)):
         with Image.open(img) as im: img = im.convert('RGB')
-    if isinstance(img, Image.Image): img = np.asarray(img.convert('RGB'))
+    if isinstance(img, Image.Image): img = np.array(img.convert('RGB'))  # a writable copy (torch warns on read-only arrays)
     arr = np.asarray(img)
     if arr.dtype != np.uint8: raise TypeError(f"expected uint8 pixels, got {arr.dtype}")
     if arr.ndim == 2: arr = np.repeat(arr[..., None], 3, axis=2)

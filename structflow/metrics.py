@@ -16,7 +16,7 @@ from .warp import resize_flow
 __all__ = ['ALEXNET_URL', 'FID_WEIGHTS_URL', 'MASK_LIMBS', 'BINS', 'to_pixels', 'ssim', 'psnr', 'MetricUnavailable', 'LPIPS',
            'frechet_distance', 'feature_statistics', 'FID', 'pose_mask', 'apply_mask', 'l1_score', 'image_metrics',
            'masked_metrics', 'flow_epe', 'flow_epe_parts', 'visibility_iou', 'composite', 'evaluate', 'metrics_table',
-           'pairs_grid', 'image_saver', 'default_eval_dir', 'eval_cli', 'generate', 'generate_cli']
+           'pairs_grid', 'image_saver', 'default_eval_dir', 'eval_cli']
 
 # %% ../nbs/11_metrics.ipynb #27d94d41
 def to_pixels(x: torch.Tensor,  # images (B,3,H,W) in [-1,1]
@@ -543,51 +543,4 @@ def eval_cli(argv=None) -> int:
     (out / 'metrics.md').write_text(f"# structflow eval\n\ncheckpoint `{meta['path']}`, data `{res['data']}` ({a.split})\n\n" + table)
     wrote = [out / 'metrics.json', out / 'metrics.md'] + ([out / 'samples.png'] if a.grid > 0 else []) + ([out / 'images'] if a.save_images else [])
     print(table); print(f"wrote {', '.join(map(str, wrote))}")
-    return 0
-
-# %% ../nbs/11_metrics.ipynb #e0142c5f
-def generate(G, source: torch.Tensor,  # (3,H,W) in [-1,1] at the model's size
-             source_kps, target_kps_list: list) -> list:
-    "Generated images (3,H,W), one per target pose."
-    from structflow.generator import make_inputs
-    outs = []
-    with torch.no_grad():
-        for tk in target_kps_list:
-            outs.append(G(make_inputs(source, source_kps, tk, G.cfg.parts))['image'][0])
-    return outs
-
-def generate_cli(argv=None) -> int:
-    import sys, argparse
-    from pathlib import Path
-    from PIL import Image
-    from structflow.core import to_tensor, to_uint8, check_output
-    from structflow.pose import draw_pose, read_pose
-    from structflow.train import load_model
-    p = argparse.ArgumentParser(prog='structflow generate', description='Generate the source person in one or more target poses.')
-    p.add_argument('--checkpoint', required=True); p.add_argument('--source', required=True, help='source image')
-    p.add_argument('--source-pose', required=True, help='POSE of the source image')
-    p.add_argument('--target-pose', required=True, action='append', help='POSE to generate (repeat for a strip)')
-    p.add_argument('--out', required=True, help='output image (.png or .jpg)')
-    a = p.parse_args(argv)
-    try:
-        check_output(a.out, 'file', exts=('.png', '.jpg', '.jpeg', '.webp'), what='output image')
-        G, meta = load_model(a.checkpoint)
-        sp = Path(a.source)
-        if not sp.exists(): raise FileNotFoundError(f"source image {sp} does not exist")
-        try:
-            with Image.open(sp) as im: img = im.convert('RGB')
-        except Exception as e: raise ValueError(f"{sp}: cannot read the image ({e})") from e
-        size = (img.height, img.width)
-        sk = read_pose(a.source_pose, size)
-        tks = [read_pose(t, size) for t in a.target_pose]
-    except (FileNotFoundError, ValueError) as e:
-        print(f'structflow generate: error: {e}', file=sys.stderr); return 2
-    H, W = G.cfg.size
-    scale = np.array([(W - 1) / max(size[1] - 1, 1), (H - 1) / max(size[0] - 1, 1)], np.float32)
-    def rescale(k): return np.where(k == MISSING, MISSING, k * scale).astype(np.float32)
-    src = to_tensor(img.resize((W, H), Image.BILINEAR))
-    outs = generate(G, src, rescale(sk), [rescale(t) for t in tks])
-    tiles = [to_uint8(src)] + [t for o, k in zip(outs, tks) for t in (draw_pose(rescale(k), (H, W)), to_uint8(o))]
-    Image.fromarray(np.concatenate(tiles, 1)).save(a.out)
-    print(f'wrote {a.out}: source, then target pose and result for {len(tks)} pose(s)')
     return 0

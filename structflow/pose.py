@@ -17,7 +17,8 @@ from .core import show_image, get_grid
 __all__ = ['JOINTS', 'N_JOINTS', 'MISSING', 'LIMBS', 'COLORS', 'EXAMPLE_POSE', 'EXAMPLE_SIZE', 'PARTS', 'WHOLE', 'TORSO_QUAD',
            'COCO17', 'BODY25_TO_18', 'check_keypoints', 'present', 'draw_pose', 'show_pose', 'default_sigma',
            'heatmaps_batch', 'keypoints_to_heatmaps', 'get_parts', 'part_masks_batch', 'part_masks', 'part_images',
-           'pose_discrepancy', 'coco17_to_openpose18', 'read_openpose_json', 'openpose_keypoints', 'read_pose']
+           'pose_discrepancy', 'coco17_to_openpose18', 'read_openpose_json', 'openpose_keypoints', 'coco_keypoints',
+           'write_pose', 'read_pose_file', 'read_pose']
 
 # %% ../nbs/01_pose.ipynb #5b228713
 JOINTS = ['nose', 'neck', 'r_shoulder', 'r_elbow', 'r_wrist', 'l_shoulder', 'l_elbow', 'l_wrist',
@@ -305,53 +306,116 @@ def _joint_array(values, path, what) -> np.ndarray:
 
 def read_openpose_json(path,  # OpenPose output file (one image)
                        threshold: float = 0.1,  # confidence below which a joint is missing
-                       person: int = 0,  # which detected person to take
+                       person: int | None = None,  # which detected person to take (None: the largest)
                       ) -> np.ndarray:
     "Keypoints (18,2) of one person in an OpenPose JSON file (COCO-18 or BODY_25 model)."
     return openpose_keypoints(_read_json(path), path, threshold, person)
 
+def _extent(k) -> float:
+    "Area of the box around a pose's present joints (0 with fewer than two)."
+    p = k[present(k)]
+    return float(np.ptp(p[:, 0]) * np.ptp(p[:, 1])) if len(p) > 1 else 0.0
+
 def openpose_keypoints(data,  # the parsed JSON of an OpenPose output file
                        path='OpenPose JSON',  # what to call it in errors
-                       threshold: float = 0.1, person: int = 0) -> np.ndarray:
+                       threshold: float = 0.1,
+                       person: int | None = None,  # index in 'people'; None: the largest person
+                      ) -> np.ndarray:
     "Keypoints (18,2) of one person of an OpenPose result; every malformed field is named with the file."
     if not isinstance(data, dict): raise ValueError(f"{path}: an OpenPose file is a JSON object with a 'people' list, found a JSON {type(data).__name__}")
     people = data.get('people')
     if not isinstance(people, list): raise ValueError(f"{path}: 'people' must be a list of detected people, found {type(people).__name__ if people is not None else 'nothing'}")
-    if not people: raise ValueError(f"{path}: no person in the file ('people' is empty)")
-    if not 0 <= person < len(people): raise ValueError(f"{path}: person {person} requested but only {len(people)} found")
-    who = people[person]
-    flat = who.get('pose_keypoints_2d') if isinstance(who, dict) else None
-    if not isinstance(flat, list): raise ValueError(f"{path}: person {person} has no 'pose_keypoints_2d' list")
-    flat = _joint_array(flat, path, f"person {person}'s pose_keypoints_2d")
-    if flat.ndim != 1 or flat.size not in (18 * 3, 25 * 3):
-        raise ValueError(f"{path}: pose_keypoints_2d has {flat.size} values; expected 54 (COCO-18) or 75 (BODY_25)")
-    xyc = flat.reshape(-1, 3)
-    if len(xyc) == 25: xyc = xyc[BODY25_TO_18]
-    return _missing_below(xyc, threshold)
+    if not people: raise ValueError(f"{path}: no person in the file ('people' is empty): OpenPose found nobody in that image; use another image or give the pose by hand")
+    if person is not None and not 0 <= person < len(people): raise ValueError(f"{path}: person {person} requested but only {len(people)} found (0 to {len(people) - 1})")
+    poses = []
+    for i, who in enumerate(people):
+        flat = who.get('pose_keypoints_2d') if isinstance(who, dict) else None
+        if not isinstance(flat, list): raise ValueError(f"{path}: person {i} has no 'pose_keypoints_2d' list")
+        flat = _joint_array(flat, path, f"person {i}'s pose_keypoints_2d")
+        if flat.ndim != 1 or flat.size not in (18 * 3, 25 * 3):
+            raise ValueError(f"{path}: person {i}'s pose_keypoints_2d has {flat.size} values; expected 54 (COCO-18) or 75 (BODY_25)")
+        xyc = flat.reshape(-1, 3)
+        poses.append(_missing_below(xyc[BODY25_TO_18] if len(xyc) == 25 else xyc, threshold))
+    return poses[person] if person is not None else max(poses, key=_extent)
 
-def read_pose(spec,  # 'file.json' (OpenPose output, or a list of 17 COCO / 18 joints) or 'file.csv:NAME' (a row of an annotation file)
-              size=None,  # (H, W) of the image the pose belongs to: joints must lie inside it
-              threshold: float = 0.1,  # confidence below which a joint is missing
-             ) -> np.ndarray:
-    "Keypoints (18,2) from a pose file a user hands us; every problem is one error naming the file."
+def coco_keypoints(data,  # a parsed COCO keypoint annotation file ('images', 'annotations')
+                   path='COCO file',  # what to call it in errors
+                   select: str = '',  # an annotation id, or an image file name (its largest person); '' : the only image's largest person
+                   image_name: str | None = None,  # the image the pose is for (picks it from a file of many images)
+                   threshold: float = 0.1,
+                  ) -> tuple[np.ndarray, tuple | None]:
+    "(keypoints (18,2), (H, W) of the image) of one person in a COCO keypoint annotation file."
+    anns, imgs = data.get('annotations'), data.get('images', [])
+    if not isinstance(anns, list) or not isinstance(imgs, list): raise ValueError(f"{path}: a COCO file has 'images' and 'annotations' lists")
+    images = {im.get('id'): im for im in imgs if isinstance(im, dict)}
+    people = [a for a in anns if isinstance(a, dict) and isinstance(a.get('keypoints'), list) and len(a['keypoints']) == 51]
+    def of_image(im): return [a for a in people if a.get('image_id') == im.get('id')]
+    by_name = {Path(str(im.get('file_name', ''))).name: im for im in images.values()}
+    if select and select.lstrip('-').isdigit() and any(str(a.get('id')) == select for a in people):
+        cand = [a for a in people if str(a.get('id')) == select]
+    elif select:
+        if Path(select).name not in by_name: raise ValueError(f"{path}: no annotation id or image named {select!r}; the file has {len(people)} people in {len(images)} images")
+        cand = of_image(by_name[Path(select).name])
+    elif image_name is not None and Path(image_name).name in by_name: cand = of_image(by_name[Path(image_name).name])
+    elif len(images) == 1: cand = of_image(next(iter(images.values())))
+    else: raise ValueError(f"{path}: holds people of {len(images)} images; choose one as {path}:IMAGE_FILE_NAME or {path}:ANNOTATION_ID")
+    if not cand: raise ValueError(f"{path}: no person with keypoints for {select or image_name or 'its image'}; choose another as {path}:ANNOTATION_ID")
+    poses = [coco17_to_openpose18(_joint_array(a['keypoints'], path, f"annotation {a.get('id')}'s keypoints").reshape(17, 3), threshold) for a in cand]
+    best = max(range(len(cand)), key=lambda i: (cand[i].get('area') or 0, _extent(poses[i])))
+    im = images.get(cand[best].get('image_id'), {})
+    size = (int(im['height']), int(im['width'])) if isinstance(im.get('height'), (int, float)) and isinstance(im.get('width'), (int, float)) else None
+    return poses[best], size
+
+def write_pose(path, kps, size):
+    "Save a pose with its image size as JSON: {'size': [H, W], 'keypoints': 18 x [x, y]} (-1 = missing); `read_pose_file` reads it."
+    k = check_keypoints(kps, size)
+    Path(path).write_text(json.dumps({'size': [int(size[0]), int(size[1])], 'keypoints': k.round(2).tolist()}))
+
+def read_pose_file(spec,  # FILE.json, FILE.json:WHO (COCO: annotation id or image name; OpenPose: person index), or FILE.csv:NAME
+                   threshold: float = 0.1,  # confidence below which a joint is missing
+                   image_name: str | None = None,  # the image the pose belongs to (chooses it in a COCO file of many images)
+                  ) -> tuple[np.ndarray, tuple | None, str]:
+    "(keypoints (18,2), (H, W) of the image they belong to when the file says it (else None), a name for messages)."
     spec = str(spec)
     path, _, name = spec.rpartition(':') if ':' in spec and not Path(spec).exists() else (spec, '', '')
-    p = Path(path)
+    p, size = Path(path), None
+    where = f"{p}:{name}" if name else str(p)
     if p.suffix.lower() == '.csv':
         from structflow.data import read_annotations
         if not name: raise ValueError(f"{p}: a CSV pose needs the row's name: {p}:NAME")
         ann = read_annotations(p)
         if name not in ann: raise ValueError(f"{p}: no row named {name!r}")
-        k, where = ann[name], f"{p}:{name}"
+        k = ann[name]
     else:
-        data, where = _read_json(p), str(p)
-        if isinstance(data, dict): k = openpose_keypoints(data, p, threshold)
+        data = _read_json(p)
+        if isinstance(data, dict) and 'annotations' in data: k, size = coco_keypoints(data, p, name, image_name, threshold)
+        elif isinstance(data, dict) and 'keypoints' in data:  # ours (write_pose)
+            k = _missing_below(_joint_array(data['keypoints'], p, "'keypoints'"), threshold) if np.ndim(data['keypoints']) == 2 else None
+            if k is None or k.shape != (N_JOINTS, 2): raise ValueError(f"{p}: 'keypoints' must be 18 [x, y] pairs")
+            s = data.get('size')
+            if s is not None:
+                if not (isinstance(s, list) and len(s) == 2 and all(isinstance(v, (int, float)) and v > 0 for v in s)):
+                    raise ValueError(f"{p}: 'size' must be [height, width] in pixels")
+                size = (int(s[0]), int(s[1]))
+        elif isinstance(data, dict):
+            if name and not name.isdigit(): raise ValueError(f"{p}: an OpenPose file's people are chosen by index: {p}:0, {p}:1, ...")
+            k = openpose_keypoints(data, p, threshold, int(name) if name else None)
         elif isinstance(data, list):
             arr = _joint_array(data, p, 'the joint list')
             if arr.ndim != 2 or arr.shape[0] not in (17, 18) or arr.shape[1] not in (2, 3):
                 raise ValueError(f"{p}: expected 17 (COCO) or 18 joints, each [x, y] or [x, y, confidence]; found an array of shape {arr.shape}")
             k = coco17_to_openpose18(arr, threshold) if arr.shape[0] == 17 else _missing_below(arr, threshold)
-        else: raise ValueError(f"{p}: expected an OpenPose object or a list of 17 or 18 joints, found a JSON {type(data).__name__}")
-    k = check_keypoints(k, size, name=where)
+        else: raise ValueError(f"{p}: expected a pose object, a COCO or OpenPose file, or a list of 17 or 18 joints, found a JSON {type(data).__name__}")
+    k = check_keypoints(k, size, name=where + (f" (its image is {size[0]}x{size[1]})" if size else ''))
     if not present(k).any(): raise ValueError(f"{where}: no joint in this pose (all missing, or below confidence {threshold})")
-    return k
+    return k, size, where
+
+def read_pose(spec,  # see `read_pose_file`
+              size=None,  # (H, W) of the image the pose belongs to: joints must lie inside it, and a size the file states must agree
+              threshold: float = 0.1,  # confidence below which a joint is missing
+             ) -> np.ndarray:
+    "Keypoints (18,2) from a pose file a user hands us; every problem is one error naming the file."
+    k, own, where = read_pose_file(spec, threshold)
+    if size is not None and own is not None and tuple(own) != tuple(size):
+        raise ValueError(f"{where}: the pose belongs to a {own[0]}x{own[1]} image, not to this {size[0]}x{size[1]} one; give the pose of this image")
+    return check_keypoints(k, size, name=where)

@@ -14,7 +14,7 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from .core import show_image
-from .pose import JOINTS, present, part_masks, show_pose
+from .pose import JOINTS, MISSING, present, part_masks, show_pose, draw_pose, check_keypoints, write_pose
 from .warp import warp, resize_flow, show_flow, flow_wheel
 from .pnb import show_relation, _cell_box
 from .synthetic import sample_identity, identity_rng, identity_poses, render_pair, parse_size
@@ -22,7 +22,7 @@ from .generator import make_inputs
 
 # %% auto #0
 __all__ = ['as_pair', 'synthetic_pairs', 'load_samples', 'generate', 'ExplorerFigure', 'Explorer', 'part_view', 'flow_error',
-           'FlowExplorer', 'RelationMapExplorer', 'PoseEditor']
+           'FlowExplorer', 'RelationMapExplorer', 'PoseEditor', 'PoseMarker']
 
 # %% ../nbs/12_explore.ipynb #6c889b3f
 def _tensor(v):
@@ -454,3 +454,97 @@ class PoseEditor(PoseEditor):
         self.fig.suptitle(f"{p['name']}: joint {self.joint} ({JOINTS[self.joint]}) at "
                           f"({self.keypoints[self.joint][0]:.0f}, {self.keypoints[self.joint][1]:.0f})", fontsize=9)
         return self.fig
+
+# %% ../nbs/12_explore.ipynb #a1fbb022
+class PoseMarker:
+    "Mark the 18 joints of a person on a photo by clicking (or with `click(x, y)`), and save the pose with the photo's size."
+    def __init__(self, image,  # the photo: a path, a PIL image or a uint8 array (H,W,3)
+                 keypoints=None,  # a pose to start from (18,2), in the photo's pixels
+                 max_side: int = 480,  # the picture shown is at most this many pixels high or wide
+                ):
+        from PIL import Image
+        if isinstance(image, (str, Path)):
+            with Image.open(image) as im: image = im.convert('RGB')
+        self.photo = np.array(image.convert('RGB') if isinstance(image, Image.Image) else image, dtype=np.uint8)
+        self.size = self.photo.shape[:2]
+        self.keypoints = (check_keypoints(keypoints, self.size) if keypoints is not None else np.full((len(JOINTS), 2), MISSING, np.float32))
+        self.scale = min(1.0, max_side / max(self.size))
+        self.joint, self._ui, self._image = 0, None, None
+        self.controls = {'joint': widgets.Dropdown(options=[(f'{j} {n}', j) for j, n in enumerate(JOINTS)], description='joint'),
+                         'missing': widgets.Button(description='missing'), 'path': widgets.Text(value='pose.json', description='file'),
+                         'save': widgets.Button(description='save'), 'status': widgets.Label()}
+        self.controls['joint'].observe(lambda c: self.select(c['new']), 'value')
+        self.controls['missing'].on_click(lambda b: self.mark_missing())
+        self.controls['save'].on_click(lambda b: self._save_clicked())
+
+    def select(self, joint: int | str):
+        "Make `joint` the one the next click places."
+        self.joint = JOINTS.index(joint) if isinstance(joint, str) else int(joint)
+        return self.update()
+
+    def click(self, x: float, y: float):
+        "Place the selected joint at photo pixel (x, y) and select the next joint."
+        H, W = self.size
+        self.keypoints[self.joint] = (min(max(x, 0), W - 1), min(max(y, 0), H - 1))
+        return self.select((self.joint + 1) % len(JOINTS))
+
+    def mark_missing(self):
+        "The selected joint is not visible: mark it missing and select the next."
+        self.keypoints[self.joint] = MISSING
+        return self.select((self.joint + 1) % len(JOINTS))
+
+    def save(self, path) -> Path:
+        "Write the pose and the photo's size as JSON (`structflow.pose.write_pose`); `generate --source-pose` reads it."
+        write_pose(path, self.keypoints, self.size)
+        return Path(path)
+
+    def _save_clicked(self):
+        try: self.controls['status'].value = f"saved {self.save(self.controls['path'].value)}"
+        except (OSError, ValueError) as e: self.controls['status'].value = f"not saved: {e}"
+
+    def picture(self) -> np.ndarray:
+        "The photo (scaled to the shown size) with the marked joints drawn and the selected one ringed."
+        from PIL import Image, ImageDraw
+        H, W = self.size; h, w = max(1, round(H * self.scale)), max(1, round(W * self.scale))
+        shown = np.array(Image.fromarray(self.photo).resize((w, h), Image.BILINEAR))
+        k = np.where(present(self.keypoints)[:, None], self.keypoints * self.scale, MISSING).astype(np.float32)
+        im = Image.fromarray(draw_pose(k, image=shown))
+        if present(self.keypoints)[self.joint]:
+            x, y = k[self.joint]; r = max(4, h // 40)
+            ImageDraw.Draw(im).ellipse((x - r, y - r, x + r, y + r), outline=(255, 255, 255), width=2)
+        return np.asarray(im)
+
+    def update(self):
+        if self._image is not None:
+            from PIL import Image
+            buf = io.BytesIO(); Image.fromarray(self.picture()).save(buf, format='png'); self._image.value = buf.getvalue()
+            with self._quiet(): self.controls['joint'].value = self.joint
+            self.controls['status'].value = f"{present(self.keypoints).sum()} of {len(JOINTS)} joints marked; next: {JOINTS[self.joint]}"
+        return self
+
+    @contextmanager
+    def _quiet(self):
+        self.controls['joint'].unobserve_all()  # setting the dropdown from the state must not call select again
+        try: yield
+        finally: self.controls['joint'].observe(lambda c: self.select(c['new']), 'value')
+
+    def on_dom_event(self, event: dict):
+        "A mouse event from ipyevents: a click at shown pixel (dataX, dataY) places the selected joint."
+        if event.get('type') == 'click' and 'dataX' in event:
+            self.click(event['dataX'] / self.scale, event['dataY'] / self.scale)
+
+    def widget(self) -> widgets.Widget:
+        "The live widget: controls above the photo, which takes clicks."
+        if self._ui is None:
+            self._image = widgets.Image(format='png')
+            try:
+                from ipyevents import Event
+                self._events = Event(source=self._image, watched_events=['click'])
+                self._events.on_dom_event(self.on_dom_event)
+            except ImportError: self.controls['status'].value = 'install ipyevents to place joints by clicking'
+            self._ui = widgets.VBox([widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow='row wrap')), self._image])
+            self.update()
+        return self._ui
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        return self.widget()._repr_mimebundle_(include=include, exclude=exclude, **kwargs)

@@ -35,3 +35,22 @@ def synth_data(tmp_path_factory):
     root = tmp_path_factory.mktemp('synth') / 'data'
     make_dataset(root, size=(64, 32), identities=8, poses_per_identity=3, seed=0, progress=False)
     return root
+
+@pytest.fixture
+def one_thread():
+    "This test computes with one torch thread (and gives the others back afterwards)."
+    import torch
+    n = torch.get_num_threads(); torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+@pytest.fixture
+def cli(capsys):
+    "cli(*args) -> (exit code, stdout, stderr) of `structflow ARGS`, run in this process; a traceback fails the test."
+    from structflow.cli import main
+    def run(*args):
+        rc = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        assert 'Traceback' not in out + err, err
+        return rc, out, err
+    return run

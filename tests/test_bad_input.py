@@ -21,18 +21,7 @@ SIZE = (64, 32)
 TRAIN = ['--preset', 'tiny', '--size', '64x32', '--steps1', '2', '--steps2', '2', '--batch-size', '4', '--workers', '0',
          '--allow-random-vgg', '--quiet']
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-def cli(capsys, *args):
-    "(exit code, stdout, stderr) of `structflow ARGS`; fails the test on a traceback or an escaping exception."
-    rc = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    assert 'Traceback' not in out + err, err
-    return rc, out, err
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 @pytest.fixture(scope='module')
 def data(synth_data): return synth_data  # conftest.py: 64x32 synthetic people, train and test splits
@@ -48,22 +37,22 @@ def run(data, tmp_path_factory):
 
 # -- 2. resume: resolved paths, a new --data said aloud, contradicting flags refused -------------------------------------
 
-def test_resume_from_another_folder(run, data, tmp_path, capsys, monkeypatch):
+def test_resume_from_another_folder(run, data, tmp_path, cli, monkeypatch):
     ck = torch.load(run / 'last.pt', weights_only=True)
     assert ck['config']['data'] == str(data.resolve())  # stored resolved, although given as a relative path
     monkeypatch.chdir(tmp_path)  # where 'data' means nothing
-    rc, out, err = cli(capsys, 'train', '--out', run, '--resume', '--steps2', '3', '--quiet')
+    rc, out, err = cli('train', '--out', run, '--resume', '--steps2', '3', '--quiet')
     assert rc == 0 and 'step 5' in out
 
-def test_resume_with_moved_data_names_it_and_accepts_new_data(data, tmp_path, capsys):
+def test_resume_with_moved_data_names_it_and_accepts_new_data(data, tmp_path, cli):
     import shutil
     moved = tmp_path / 'data'; shutil.copytree(data, moved)
     out = tmp_path / 'run'
-    assert cli(capsys, 'train', '--data', moved, '--out', out, *TRAIN, '--max-steps', '1')[0] == 0
+    assert cli('train', '--data', moved, '--out', out, *TRAIN, '--max-steps', '1')[0] == 0
     moved.rename(tmp_path / 'elsewhere')
-    rc, _, err = cli(capsys, 'train', '--out', out, '--resume')
+    rc, _, err = cli('train', '--out', out, '--resume')
     assert rc == 2 and str(moved) in err and '--data' in err and err.count('\n') == 1
-    rc, _, err = cli(capsys, 'train', '--out', out, '--resume', '--data', tmp_path / 'elsewhere', '--quiet')
+    rc, _, err = cli('train', '--out', out, '--resume', '--data', tmp_path / 'elsewhere', '--quiet')
     assert rc == 0 and f"reading the data from {tmp_path / 'elsewhere'}" in err and str(moved) in err
 
 @pytest.mark.parametrize('flags, named', [(['--preset', 'demo'], '--preset demo (the run has tiny)'),
@@ -71,35 +60,35 @@ def test_resume_with_moved_data_names_it_and_accepts_new_data(data, tmp_path, ca
                                           (['--lr', '0.5'], '--lr 0.5 (the run has 0.001)'),
                                           (['--size', '128x64'], '--size 128x64 (the run has 64x32)'),
                                           (['--no-hdcb'], '--no-hdcb false (the run has true)')])
-def test_resume_refuses_contradicting_flags(run, capsys, flags, named):
+def test_resume_refuses_contradicting_flags(run, cli, flags, named):
     before = (run / 'last.pt').stat().st_mtime_ns
-    rc, _, err = cli(capsys, 'train', '--out', run, '--resume', *flags)
+    rc, _, err = cli('train', '--out', run, '--resume', *flags)
     assert rc == 2 and named in err and str(run) in err and err.count('\n') == 1
     assert (run / 'last.pt').stat().st_mtime_ns == before  # nothing trained
 
-def test_resume_accepts_agreeing_flags(run, capsys):
-    rc, _, err = cli(capsys, 'train', '--out', run, '--resume', '--preset', 'tiny', '--size', '64x32', '--stage', 'both', '--quiet')
+def test_resume_accepts_agreeing_flags(run, cli):
+    rc, _, err = cli('train', '--out', run, '--resume', '--preset', 'tiny', '--size', '64x32', '--stage', 'both', '--quiet')
     assert rc == 0, err
 
-def test_stage1_run_hints_how_to_add_stage2(data, tmp_path, capsys):
+def test_stage1_run_hints_how_to_add_stage2(data, tmp_path, cli):
     out = tmp_path / 'run'
-    assert cli(capsys, 'train', '--data', data, '--out', out, *TRAIN, '--stage', '1')[0] == 0
-    rc, _, err = cli(capsys, 'train', '--out', out, '--resume', '--stage', 'both')
+    assert cli('train', '--data', data, '--out', out, *TRAIN, '--stage', '1')[0] == 0
+    rc, _, err = cli('train', '--out', out, '--resume', '--stage', 'both')
     assert rc == 2 and '--steps2 N' in err
 
 # -- 3. output paths: checked before any work, one line naming the path ----------------------------------------------------
 
-def test_train_out_is_a_file(data, tmp_path, capsys):
+def test_train_out_is_a_file(data, tmp_path, cli):
     f = tmp_path / 'afile'; f.write_text('x')
-    rc, _, err = cli(capsys, 'train', '--data', data, '--out', f, *TRAIN)
+    rc, _, err = cli('train', '--data', data, '--out', f, *TRAIN)
     assert rc == 2 and f"{f}: is a file" in err and err.count('\n') == 1
 
-def test_train_out_under_a_file(data, tmp_path, capsys):
+def test_train_out_under_a_file(data, tmp_path, cli):
     f = tmp_path / 'afile'; f.write_text('x')
-    rc, _, err = cli(capsys, 'train', '--data', data, '--out', f / 'run', *TRAIN)
+    rc, _, err = cli('train', '--data', data, '--out', f / 'run', *TRAIN)
     assert rc == 2 and str(f / 'run') in err and 'cannot create' in err
 
-def test_read_only_out(data, tmp_path, capsys, monkeypatch):
+def test_read_only_out(data, tmp_path, cli, monkeypatch):
     ro = tmp_path / 'ro'; ro.mkdir(); ro.chmod(0o555)
     if os.access(ro, os.W_OK):  # root writes anyway: make the write test fail as a read-only disk would
         import structflow.core as C
@@ -108,51 +97,51 @@ def test_read_only_out(data, tmp_path, capsys, monkeypatch):
     for args, path in [(['train', '--data', data, '--out', ro, *TRAIN], ro),
                        (['generate', '--checkpoint', 'synthetic-128x64', '--source', 'x.png', '--source-pose', 'p.json',
                          '--target-pose', 'p.json', '--out', ro / 'o.png'], ro / 'o.png')]:
-        rc, _, err = cli(capsys, *args)
+        rc, _, err = cli(*args)
         assert rc == 2 and f"{path}: cannot write in {ro}" in err and 'Permission denied' in err
     ro.chmod(0o755)
 
-def test_eval_out_checked_before_the_work(data, tmp_path, capsys, monkeypatch):
+def test_eval_out_checked_before_the_work(data, tmp_path, cli, monkeypatch):
     import structflow.metrics as M
     def never(*a, **kw): raise AssertionError('evaluation ran although its output cannot be written')
     monkeypatch.setattr(M, 'evaluate', never)
     f = tmp_path / 'afile'; f.write_text('x')
-    rc, _, err = cli(capsys, 'eval', '--checkpoint', 'synthetic-128x64', '--data', data, '--out', f)
+    rc, _, err = cli('eval', '--checkpoint', 'synthetic-128x64', '--data', data, '--out', f)
     assert rc == 2 and f"{f}: is a file" in err
 
-def test_eval_of_a_shipped_model_writes_here_not_into_the_package(data, tmp_path, capsys, monkeypatch):
+def test_eval_of_a_shipped_model_writes_here_not_into_the_package(data, tmp_path, cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
     before = sorted(p.name for p in PRETRAINED_DIR.iterdir())
-    rc, out, err = cli(capsys, 'eval', '--checkpoint', 'synthetic-128x64', '--data', data, '--max-pairs', '2', '--quiet',
+    rc, out, err = cli('eval', '--checkpoint', 'synthetic-128x64', '--data', data, '--max-pairs', '2', '--quiet',
                        '--lpips-weights', tmp_path / 'none.pth', '--fid-weights', tmp_path / 'none.pth')
     assert rc == 0, err
     assert (tmp_path / 'eval-synthetic-128x64-test' / 'metrics.json').is_file()
     assert sorted(p.name for p in PRETRAINED_DIR.iterdir()) == before
 
 @pytest.mark.parametrize('name, why', [('out.txt', 'must end in .png'), ('missing/out.png', 'does not exist'), ('adir', 'is a folder')])
-def test_generate_out(tmp_path, capsys, monkeypatch, name, why):
+def test_generate_out(tmp_path, cli, monkeypatch, name, why):
     import structflow.train as T
     def never(*a, **kw): raise AssertionError('the model was loaded although the output cannot be written')
     monkeypatch.setattr(T, 'load_model', never)
     (tmp_path / 'adir').mkdir()
-    rc, _, err = cli(capsys, 'generate', '--checkpoint', 'synthetic-128x64', '--source', 'x.png', '--source-pose', 'p.json',
+    rc, _, err = cli('generate', '--checkpoint', 'synthetic-128x64', '--source', 'x.png', '--source-pose', 'p.json',
                      '--target-pose', 'p.json', '--out', tmp_path / name)
     assert rc == 2 and str(tmp_path / name) in err and why in err
 
 # -- 4. one run per folder -------------------------------------------------------------------------------------------------
 
-def test_second_run_on_a_held_folder_names_the_holder(data, tmp_path, capsys):
+def test_second_run_on_a_held_folder_names_the_holder(data, tmp_path, cli):
     out = tmp_path / 'run'; out.mkdir()
     holder = subprocess.Popen([sys.executable, '-c', 'import sys, time; from structflow.core import FolderLock; '
                                f'l = FolderLock({str(out)!r}); print("held", flush=True); time.sleep(60)'],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == 'held'
-        rc, _, err = cli(capsys, 'train', '--data', data, '--out', out, *TRAIN)
+        rc, _, err = cli('train', '--data', data, '--out', out, *TRAIN)
         assert rc == 2 and str(out) in err and f'process {holder.pid}' in err
         assert not (out / 'log.jsonl').exists() and not (out / 'last.pt').exists()
     finally: holder.kill(); holder.wait()
-    assert cli(capsys, 'train', '--data', data, '--out', out, *TRAIN, '--max-steps', '1')[0] == 0  # the lock died with its process
+    assert cli('train', '--data', data, '--out', out, *TRAIN, '--max-steps', '1')[0] == 0  # the lock died with its process
 
 # -- 5. `data check` fails first, on the right file and line ---------------------------------------------------------------
 
@@ -166,44 +155,44 @@ def small_split(root, n=3, size=(128, 64)):
     for m in names: Image.new('RGB', size[::-1], (120, 60, 30)).save(root / 'train' / m, 'PNG')
     return names
 
-def check(capsys, root):
-    return cli(capsys, 'data', 'check', root, '--split', 'train')
+def check(cli, root):
+    return cli('data', 'check', root, '--split', 'train')
 
-def test_header_only_pairs(tmp_path, capsys):
+def test_header_only_pairs(tmp_path, cli):
     small_split(tmp_path); (tmp_path / 'market-pairs-train.csv').write_text('from,to\n')
-    rc, out, _ = check(capsys, tmp_path)
+    rc, out, _ = check(cli, tmp_path)
     assert rc == 1 and f"{tmp_path / 'market-pairs-train.csv'}, line 2: no pairs" in out
     with pytest.raises(DataError, match='no pairs'): PairDataset(tmp_path)
 
-def test_mixed_sizes_name_the_odd_image(tmp_path, capsys):
+def test_mixed_sizes_name_the_odd_image(tmp_path, cli):
     names = small_split(tmp_path, n=4)
     Image.new('RGB', (32, 64)).save(tmp_path / 'train' / names[0], 'PNG')  # the FIRST image is the odd one
-    rc, out, _ = check(capsys, tmp_path)
+    rc, out, _ = check(cli, tmp_path)
     assert rc == 1 and f"not 128x64: {names[0]} (market-annotation-train.csv line 2)" in out
     with pytest.raises(DataError, match=f'must share one size; not 128x64: {names[0]}'): PairDataset(tmp_path)
 
-def test_16_bit_png_is_not_white(tmp_path, capsys):
+def test_16_bit_png_is_not_white(tmp_path, cli):
     names = small_split(tmp_path)
     Image.fromarray(np.full((128, 64), 100 * 257, np.uint16)).save(tmp_path / 'train' / names[0], 'PNG')  # 16-bit grey 100/255
     assert Image.open(tmp_path / 'train' / names[0]).mode.startswith('I')
-    assert check(capsys, tmp_path)[0] == 0
+    assert check(cli, tmp_path)[0] == 0
     img = PairDataset(tmp_path)[0]['source']
     assert abs(float((img.mean() + 1) * 127.5) - 100) < 1
 
-def test_latin1_csv(tmp_path, capsys):
+def test_latin1_csv(tmp_path, cli):
     small_split(tmp_path)
     f = tmp_path / 'market-annotation-train.csv'
     lines = f.read_text().splitlines(); lines[2] = lines[2].replace('0001_c1.jpg', 'caf\u00e9.jpg')
     f.write_bytes(('\n'.join(lines) + '\n').encode('latin-1'))
-    rc, out, _ = check(capsys, tmp_path)
+    rc, out, _ = check(cli, tmp_path)
     assert rc == 1 and f"{f}, line 3: not UTF-8 text (byte 0xe9)" in out
     with pytest.raises(DataError, match='line 3: not UTF-8'): PairDataset(tmp_path)
 
-def test_trailing_empty_fields_are_accepted(tmp_path, capsys):
+def test_trailing_empty_fields_are_accepted(tmp_path, cli):
     small_split(tmp_path)
     for f in ('market-annotation-train.csv', 'market-pairs-train.csv'):
         p = tmp_path / f; p.write_text(''.join(l + ',,\n' for l in p.read_text().splitlines()))
-    assert check(capsys, tmp_path)[0] == 0
+    assert check(cli, tmp_path)[0] == 0
     assert len(PairDataset(tmp_path)) == 2
 
 # -- 6. pose files: read right, or refused with the file's name ------------------------------------------------------------
@@ -230,10 +219,10 @@ BAD_POSES = {'binary.json': (b'\x89PNG\r\n\x1a\n\x00\x00\xff\xfe', 'not a text f
              'shape.json': (json.dumps([[1, 2]] * 5).encode(), 'shape (5, 2)')}
 
 @pytest.mark.parametrize('name', BAD_POSES)
-def test_bad_pose_files(gen, tmp_path, capsys, name):
+def test_bad_pose_files(gen, tmp_path, cli, name):
     content, why = BAD_POSES[name]
     f = tmp_path / name; f.write_bytes(content)
-    rc, _, err = cli(capsys, *gen(f))
+    rc, _, err = cli(*gen(f))
     assert rc == 2 and str(f) in err and why in err and err.count('\n') == 1
     assert not (tmp_path / 'out.png').exists()
 
@@ -247,8 +236,8 @@ def test_confidence_column_and_coco_zeros(tmp_path):
     f.write_text(json.dumps(coco.tolist()))
     assert present(read_pose(f)).tolist() == [True] + [False] * 17
 
-def test_good_poses_generate(gen, tmp_path, capsys):
-    rc, out, err = cli(capsys, *gen(tmp_path / 'good.json'))
+def test_good_poses_generate(gen, tmp_path, cli):
+    rc, out, err = cli(*gen(tmp_path / 'good.json'))
     assert rc == 0 and (tmp_path / 'out.png').is_file(), err
 
 def test_real_process_prints_one_line(tmp_path):
