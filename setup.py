@@ -39,7 +39,7 @@ setuptools.setup(
     ] + ['Programming Language :: Python :: ' + v for v in py_versions[py_versions.index(min_python):]],
     packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data=True,
-    package_data={cfg['lib_name']: ['pretrained/*.pt', 'pretrained/*.json', 'pretrained/*.md']},
+    package_data={cfg['lib_name']: ['pretrained/*.pt', 'pretrained/*.json', 'pretrained/*.md', 'samples/market/*.csv', 'samples/market/*.md']},
     install_requires=requirements,
     extras_require={'dev': dev_requirements},
     python_requires='>=' + min_python,

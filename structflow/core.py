@@ -12,11 +12,13 @@ from PIL import Image
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['IN_TEST', 'set_seed', 'get_device', 'to_tensor', 'to_uint8', 'to_pil', 'show_image', 'get_grid', 'show_images',
-           'count_params', 'OutputError', 'check_output', 'FolderBusy', 'FolderLock']
+__all__ = ['IN_TEST', 'SAMPLES', 'set_seed', 'get_device', 'to_tensor', 'to_uint8', 'to_pil', 'show_image', 'get_grid',
+           'show_images', 'count_params', 'OutputError', 'check_output', 'FolderBusy', 'FolderLock']
 
 # %% ../nbs/00_core.ipynb #da2f47f3
 IN_TEST = bool(os.environ.get('IN_TEST'))  # True while nbdev_test runs the notebooks
+# Small real data that ships with the package (structflow/samples: a sample of the Market-1501 keypoint annotations)
+SAMPLES = Path(__file__).parent / 'samples' if '__file__' in globals() else Path('../structflow/samples')
 
 # %% ../nbs/00_core.ipynb #d2b1438e
 def set_seed(seed: int = 0,  # seed for python, numpy and torch
