@@ -6,6 +6,6 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     if name in ('load_pretrained', 'available_pretrained'):
-        from . import train
-        return getattr(train, name)
+        from . import checkpoint
+        return getattr(checkpoint, name)
     raise AttributeError(f"module 'structflow' has no attribute {name!r}")

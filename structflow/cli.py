@@ -10,10 +10,11 @@ import sys, importlib
 __all__ = ['COMMANDS', 'main']
 
 # %% ../nbs/16_cli.ipynb #3e316e1b
-COMMANDS = {  # name -> (module, function, one-line help)
+COMMANDS = {  # name (one word, or two for a command with its own module) -> (module, function, one-line help)
     'demo':     ('structflow.demo', 'demo_cli', 'make synthetic data, train both stages, evaluate, write a report'),
     'synth':    ('structflow.synthetic', 'synth_cli', 'render a synthetic dataset with ground-truth flow'),
-    'data':     ('structflow.data', 'data_cli', "dataset tools: 'structflow data check DIR'"),
+    'data':     ('structflow.data', 'data_cli', "check a dataset folder: 'structflow data check DIR'"),
+    'data prepare': ('structflow.prepare', 'prepare_cli', 'turn an official DeepFashion In-shop or Market-1501 download into the dataset format'),
     'train':    ('structflow.train', 'train_cli', 'train a model (stage 1, stage 2 or both)'),
     'eval':     ('structflow.metrics', 'eval_cli', 'evaluate a checkpoint: SSIM, PSNR, LPIPS, FID, flow error'),
     'generate': ('structflow.generate', 'generate_cli', 'generate a person in new poses from a photo and its pose'),
@@ -39,7 +40,8 @@ def main(argv: list[str] | None = None,  # arguments after the program name (def
         print(_usage()); return 0
     if argv[0] in ('-V', '--version'):
         from structflow import __version__; print(__version__); return 0
-    name, rest = argv[0], argv[1:]
+    two = ' '.join(argv[:2])
+    name, rest = (two, argv[2:]) if two in COMMANDS else (argv[0], argv[1:])
     if name not in COMMANDS:
         print(f"structflow: unknown command {name!r}\n\n{_usage()}", file=sys.stderr); return 2
     mod, fn, _ = COMMANDS[name]

@@ -17,7 +17,8 @@ from .pose import JOINTS, N_JOINTS, MISSING, check_keypoints, present, heatmaps_
 # %% auto #0
 __all__ = ['HEADER', 'PAIRS_HEADER', 'PREFIXES', 'CROPS', 'FLIP', 'TRUTH_KEYS', 'IMAGE_EXTS', 'DataError', 'read_annotations',
            'read_pairs', 'find_split', 'auto_crop', 'crop_keypoints', 'resize_keypoints', 'truth_to_frame', 'Augment',
-           'affine_matrix', 'move_keypoints', 'PairDataset', 'SplitReport', 'check_split', 'format_report', 'data_cli']
+           'affine_matrix', 'move_keypoints', 'PairDataset', 'data_frame', 'SplitReport', 'check_split',
+           'format_report', 'data_cli']
 
 # %% ../nbs/03_data.ipynb #6c5359fc
 HEADER = 'name:keypoints_y:keypoints_x'  # first line of an annotation file
@@ -496,6 +497,11 @@ class PairDataset(torch.utils.data.Dataset):
                 f"{self.size[0]}x{self.size[1]}, parts {list(self.parts)}, ground truth: {'yes' if self.truth else 'no'}, "
                 f"augment: {self.augment}, skipped: {self.skipped}, joints lost to the crop: {self.cropped_joints}")
 
+# %% ../nbs/03_data.ipynb #62de3825
+def data_frame(ds: PairDataset) -> dict:
+    "How a dataset's images reach the model: their size, the crop window (None: none) and the model's size."
+    return {'images': list(ds.native_size), 'crop': list(ds.crop_box) if ds.crop_box else None, 'size': list(ds.size)}
+
 # %% ../nbs/03_data.ipynb #164ab8e8
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')  # files counted as images in an image folder
 
@@ -604,19 +610,13 @@ def format_report(rep: SplitReport) -> str:
     return '\n'.join(out)
 
 def data_cli(argv: list[str] | None = None) -> int:
-    "`structflow data check DIR [--split train|test|all]` (exit code 1 when a problem is found); `structflow data prepare ...` (notebook 03b)."
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ['prepare']:
-        from structflow.prepare import prepare_cli  # the official downloads -> this format
-        return prepare_cli(argv[1:])
+    "`structflow data check DIR [--split train|test|all]`: exit code 1 when a problem is found. (`structflow data prepare`: notebook 03b.)"
     parser = argparse.ArgumentParser(prog='structflow data', description='Dataset tools for the pose-transfer format '
                                      '(*-annotation-{train,test}.csv, *-pairs-{train,test}.csv, image folders).')
     sub = parser.add_subparsers(dest='command', required=True)
     chk = sub.add_parser('check', help='validate a dataset folder: print counts and every problem found')
     chk.add_argument('dir', help='dataset folder')
     chk.add_argument('--split', choices=['train', 'test', 'all'], default='all', help='which split to check (default: all)')
-    sub.add_parser('prepare', help='turn an official DeepFashion In-shop or Market-1501 download into this format '
-                   "('structflow data prepare --help')", add_help=False)
     try: args = parser.parse_args(argv)
     except SystemExit as e: return int(e.code or 0)  # --help (0) or a usage error (2), already printed
     t0 = time.perf_counter()

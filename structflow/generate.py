@@ -14,7 +14,7 @@ from .pose import MISSING, present, check_keypoints, draw_pose, read_pose_file
 from .warp import flow_to_color
 
 # %% auto #0
-__all__ = ['person_box', 'to_box', 'crop_box', 'frame_pose', 'target_frame', 'generate', 'explain', 'generate_cli']
+__all__ = ['person_box', 'to_box', 'crop_box', 'pose_from', 'frame_pose', 'target_frame', 'generate', 'explain', 'generate_cli']
 
 # %% ../nbs/11b_generate.ipynb #4eb98320
 def person_box(kps,  # (18,2) keypoints in their image's frame
@@ -49,6 +49,19 @@ def crop_box(img: Image.Image, box, size) -> Image.Image:
     return canvas.resize((size[1], size[0]), Image.BILINEAR)
 
 # %% ../nbs/11b_generate.ipynb #da3dc68a
+def pose_from(spec,  # a pose file (see `structflow.pose.read_pose_file`) or FILE.csv:NAME, a row of a dataset's annotation file
+              image_name: str | None = None,  # the image the pose is for (picks it in a COCO file of many images)
+             ) -> tuple[np.ndarray, tuple | None, str]:
+    "(keypoints (18,2), (H, W) of their image when known, a name for messages) from any pose a user gives `generate`."
+    path, _, name = str(spec).rpartition(':')
+    if Path(path).suffix.lower() == '.csv' and not Path(str(spec)).exists():
+        from structflow.data import read_annotations
+        ann = read_annotations(path)
+        if name not in ann: raise ValueError(f"{path}: no row named {name!r}")
+        return ann[name], None, str(spec)
+    if str(spec).lower().endswith('.csv'): raise ValueError(f"{spec}: a CSV pose needs the row's name: {spec}:NAME")
+    return read_pose_file(spec, image_name=image_name)
+
 def frame_pose(kps, frame, size, where: str = 'pose', how: str = '') -> np.ndarray:
     "A pose in its image frame (H, W) -> the model's frame `size`, boxed around the person; joints outside the frame are an error."
     try: check_keypoints(kps, frame, name=where)
@@ -88,7 +101,7 @@ def explain(out: dict, size) -> np.ndarray:
 
 # %% ../nbs/11b_generate.ipynb #620ae462
 def generate_cli(argv=None) -> int:
-    from structflow.train import load_model
+    from structflow.checkpoint import load_model
     from structflow.synthetic import size_arg
     p = argparse.ArgumentParser(prog='structflow generate', description='Generate the source person in one or more target poses.')
     p.add_argument('--checkpoint', required=True, help='model.pt, last.pt, a run folder or the name of a shipped model')
@@ -111,7 +124,7 @@ def generate_cli(argv=None) -> int:
             with Image.open(sp) as im: img = im.convert('RGB')
         except Exception as e: raise ValueError(f"{sp}: cannot read the image ({e})") from e
         frame = (img.height, img.width)
-        sk, own, where = read_pose_file(a.source_pose, image_name=sp.name)
+        sk, own, where = pose_from(a.source_pose, image_name=sp.name)
         if own is not None and tuple(own) != frame:
             raise ValueError(f"{where}: the pose belongs to a {own[0]}x{own[1]} image, but {sp} is {frame[0]}x{frame[1]}; give the pose of this image")
         check_keypoints(sk, frame, name=f"{where} (the pose of {sp.name})")
@@ -119,7 +132,7 @@ def generate_cli(argv=None) -> int:
         src, sk_m = to_tensor(crop_box(img, box, size)), to_box(sk, box, size)
         tks, notes = [], []
         for t in a.target_pose:
-            tk, own, where = read_pose_file(t)
+            tk, own, where = pose_from(t)
             tf, how = target_frame(own, a.target_image, a.target_size, frame)
             if how.startswith('of the source'): notes.append(f"note: {where}: read in the {tf[0]}x{tf[1]} frame {how}")
             tks.append(frame_pose(tk, tf, size, where, how))

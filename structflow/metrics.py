@@ -505,7 +505,7 @@ def default_eval_dir(checkpoint, split: str) -> Path:
     "Where `eval` writes without --out: eval-SPLIT beside a run's checkpoint; for a shipped model (or a read-only folder), eval-NAME-SPLIT here."
     import os
     from pathlib import Path
-    from structflow.train import PRETRAINED_DIR
+    from structflow.checkpoint import PRETRAINED_DIR
     ck = Path(checkpoint).resolve()
     if ck.parent == PRETRAINED_DIR.resolve() or not os.access(ck.parent, os.W_OK): return Path(f'eval-{ck.stem}-{split}')
     return ck.parent / f'eval-{split}'
@@ -515,7 +515,8 @@ def eval_cli(argv=None) -> int:
     from pathlib import Path
     from structflow.core import get_device, check_output
     from structflow.data import PairDataset
-    from structflow.train import load_model, write_json, data_frame
+    from structflow.checkpoint import load_model, write_json
+    from structflow.data import data_frame
     a = _eval_parser().parse_args(argv)
     try:
         G, meta = load_model(a.checkpoint)

@@ -371,7 +371,7 @@ def write_pose(path, kps, size):
     k = check_keypoints(kps, size)
     Path(path).write_text(json.dumps({'size': [int(size[0]), int(size[1])], 'keypoints': k.round(2).tolist()}))
 
-def read_pose_file(spec,  # FILE.json, FILE.json:WHO (COCO: annotation id or image name; OpenPose: person index), or FILE.csv:NAME
+def read_pose_file(spec,  # FILE.json or FILE.json:WHO (COCO: annotation id or image name; OpenPose: person index)
                    threshold: float = 0.1,  # confidence below which a joint is missing
                    image_name: str | None = None,  # the image the pose belongs to (chooses it in a COCO file of many images)
                   ) -> tuple[np.ndarray, tuple | None, str]:
@@ -380,12 +380,8 @@ def read_pose_file(spec,  # FILE.json, FILE.json:WHO (COCO: annotation id or ima
     path, _, name = spec.rpartition(':') if ':' in spec and not Path(spec).exists() else (spec, '', '')
     p, size = Path(path), None
     where = f"{p}:{name}" if name else str(p)
-    if p.suffix.lower() == '.csv':
-        from structflow.data import read_annotations
-        if not name: raise ValueError(f"{p}: a CSV pose needs the row's name: {p}:NAME")
-        ann = read_annotations(p)
-        if name not in ann: raise ValueError(f"{p}: no row named {name!r}")
-        k = ann[name]
+    if p.suffix.lower() == '.csv':  # a row of a dataset's annotation file: structflow.data reads those (notebook 03)
+        raise ValueError(f"{p}: an annotation CSV row is read with structflow.data.read_annotations; `structflow generate` accepts {p}:NAME")
     else:
         data = _read_json(p)
         if isinstance(data, dict) and 'annotations' in data: k, size = coco_keypoints(data, p, name, image_name, threshold)

@@ -19,14 +19,14 @@ from .warp import flow_to_color, resize_flow
 from .generator import ModelConfig, Generator, get_config, build_discriminator, PRESETS
 from .losses import GeneratorLoss, LossWeights, VGG19Features, discriminator_loss, flow_levels, PERCEPTUAL_LAYERS, STYLE_LAYERS, SAM_LAYERS, SAM_LAYERS_RANDOM, VGG19_LAYERS
 import torch.nn.functional as F
-from .data import PairDataset
+from .data import PairDataset, data_frame
+from .checkpoint import (atomic_save, read_checkpoint, rng_state, set_rng_state, write_json, machine_info, model_file,
+                                   load_model, load_pretrained, available_pretrained, PRETRAINED_DIR)
 
 # %% auto #0
-__all__ = ['TRAIN_PRESETS', 'PRETRAINED_DIR', 'RESUME_OVERRIDES', 'CLI_FLAGS', 'TrainConfig', 'get_train_config', 'atomic_save',
-           'read_checkpoint', 'rng_state', 'set_rng_state', 'ResumableSampler', 'setup_distributed', 'unwrap',
-           'ensure_synthetic', 'sample_grid', 'data_frame', 'Trainer', 'write_json', 'machine_info', 'model_file',
-           'load_model', 'available_pretrained', 'load_pretrained', 'train', 'run_stage', 'resume_config',
-           'train_parser', 'asked_from_args', 'config_from_args', 'train_cli']
+__all__ = ['TRAIN_PRESETS', 'RESUME_OVERRIDES', 'CLI_FLAGS', 'TrainConfig', 'get_train_config', 'ResumableSampler',
+           'setup_distributed', 'unwrap', 'ensure_synthetic', 'sample_grid', 'Trainer', 'train', 'run_stage',
+           'resume_config', 'train_parser', 'asked_from_args', 'config_from_args', 'train_cli']
 
 # %% ../nbs/10_train.ipynb #cc0b001e
 @dataclass
@@ -120,64 +120,6 @@ def get_train_config(preset='tiny', **overrides) -> TrainConfig:
     if preset not in TRAIN_PRESETS: raise ValueError(f"unknown training preset {preset!r}; choose one of {list(TRAIN_PRESETS)}")
     return replace(TRAIN_PRESETS[preset], **{'train_preset': preset, **overrides})
 
-# %% ../nbs/10_train.ipynb #dbd542f1
-def atomic_save(obj, path) -> Path:
-    "torch.save `obj` to `path` atomically (temporary file, fsync, rename, fsync of the folder)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent)
-    try:
-        umask = os.umask(0); os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual permissions
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-            f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename durable (not possible on every platform)
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try: os.fsync(dfd)
-        finally: os.close(dfd)
-    return path
-
-def read_checkpoint(path) -> dict:
-    "Load a structflow checkpoint (training state or exported model) safely (weights_only=True), with errors that name the file."
-    import pickle
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try: ck = torch.load(path, map_location='cpu', weights_only=True)  # tensors and plain Python values only: loading runs no code
-    except pickle.UnpicklingError as e:
-        raise ValueError(f"{path}: refused: this file holds Python objects whose loading would run code from the file; structflow "
-                         f"checkpoints hold only tensors and plain values (torch.load with weights_only=True). Use a checkpoint "
-                         f"written by structflow, or one you trust, re-saved as a plain state dict") from e
-    except Exception as e: raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from e
-    if not isinstance(ck, dict) or ck.get('format') not in ('structflow-train', 'structflow-model'):
-        raise ValueError(f"{path}: not a structflow checkpoint (no 'format' field saying structflow-train or structflow-model)")
-    need = ['config', 'model_config', 'generator', 'discriminator', 'opt_flow', 'opt_g', 'opt_d', 'step', 'stage1_end', 'epoch', 'consumed',
-            'elapsed', 'rng'] if ck['format'] == 'structflow-train' else ['model_config', 'generator']
-    missing = [k for k in need if k not in ck]
-    if missing: raise ValueError(f"{path}: a {ck['format']} checkpoint without {', '.join(missing)}: truncated or not written by structflow")
-    return ck
-
-def rng_state() -> dict:
-    "The Python, NumPy and torch random states as tensors and plain values (loadable with weights_only=True)."
-    v, mt, gauss = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    rng = {'python': {'version': v, 'state': torch.tensor(mt, dtype=torch.int64), 'gauss': gauss},
-           'numpy': {'kind': kind, 'keys': torch.from_numpy(keys.astype(np.int64)), 'pos': int(pos), 'has_gauss': int(has_gauss), 'cached': float(cached)},
-           'torch': torch.get_rng_state()}
-    if torch.cuda.is_available(): rng['cuda'] = torch.cuda.get_rng_state_all()
-    return rng
-
-def set_rng_state(rng: dict):
-    "Restore what `rng_state` returned."
-    p, n = rng['python'], rng['numpy']
-    random.setstate((p['version'], tuple(p['state'].tolist()), p['gauss']))
-    np.random.set_state((n['kind'], n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['cached']))
-    torch.set_rng_state(rng['torch'])
-    if 'cuda' in rng and torch.cuda.is_available(): torch.cuda.set_rng_state_all(rng['cuda'])
-
 # %% ../nbs/10_train.ipynb #fdeda7ec
 class ResumableSampler(DistributedSampler):
     "DistributedSampler (also for one process) that can start part-way into an epoch."
@@ -234,10 +176,6 @@ def sample_grid(batch: dict,  # a batch (source, target, target_kps, ...)
     return np.concatenate(rows, 0)
 
 # %% ../nbs/10_train.ipynb #6a4d7f92
-def data_frame(ds: PairDataset) -> dict:
-    "How a dataset's images reach the model: their size, the crop window (None: none) and the model's size."
-    return {'images': list(ds.native_size), 'crop': list(ds.crop_box) if ds.crop_box else None, 'size': list(ds.size)}
-
 class Trainer:
     "Two-stage training of a structflow generator; see `train` for the entry point."
     def __init__(self, cfg: TrainConfig, out, resume: bool = False, quiet: bool = False,
@@ -604,61 +542,6 @@ def _tensorboard(out):
     try: from torch.utils.tensorboard import SummaryWriter
     except Exception: return None
     return SummaryWriter(str(Path(out) / 'tb'))
-
-def write_json(path, obj):
-    "Write JSON atomically."
-    path = Path(path); tmp = path.with_suffix(path.suffix + '.tmp')
-    tmp.write_text(json.dumps(obj, indent=1, default=str)); os.replace(tmp, path)
-
-def machine_info(device, world: int = 1) -> dict:
-    "Where a run ran: device name, processes, torch version, CPU threads."
-    name = torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine()
-    return {'device': str(device), 'device_name': name, 'processes': world, 'torch': torch.__version__,
-            'threads': torch.get_num_threads(), 'python': platform.python_version()}
-
-def model_file(G: Generator, cfg: TrainConfig | None = None, meta: dict | None = None, half: bool = False) -> dict:
-    "The exported model: generator weights, its config and what produced it."
-    sd = {k: (v.half() if half and v.is_floating_point() else v) for k, v in G.state_dict().items()}
-    return {'format': 'structflow-model', 'version': 1, 'model_config': asdict(G.cfg), 'generator': sd,
-            'train_config': cfg.to_dict() if cfg is not None else None, 'meta': meta or {}}
-
-# %% ../nbs/10_train.ipynb #501d8559
-PRETRAINED_DIR = Path(__file__).parent / 'pretrained' if '__file__' in globals() else Path('../structflow/pretrained')
-
-def load_model(path,  # last.pt, model.pt, a run folder, or the name of a shipped model
-               device='cpu',  # where to put the generator
-               expect: ModelConfig | None = None,  # raise if the checkpoint's preset/size differ from this
-              ) -> tuple[Generator, dict]:
-    "(generator in eval mode, checkpoint metadata) from a checkpoint file or run folder."
-    path = Path(path)
-    if not path.exists() and str(path) in available_pretrained(): path = PRETRAINED_DIR / f'{path}.pt'  # a shipped model's name
-    if path.is_dir():
-        cand = [path / 'model.pt', path / 'last.pt']
-        path = next((c for c in cand if c.exists()), cand[0])
-    ck = read_checkpoint(path)
-    mc = ModelConfig(**ck['model_config'])
-    if expect is not None:
-        diff = {k: (getattr(mc, k), getattr(expect, k)) for k in ('size', 'ch', 'flow_ch', 'scales', 'parts', 'hdcb', 'pnb')
-                if getattr(mc, k) != getattr(expect, k)}
-        if diff: raise ValueError(f"{path}: checkpoint does not match the expected model: " +
-                                  ', '.join(f'{k} {a} (checkpoint) vs {b} (expected)' for k, (a, b) in diff.items()))
-    G = Generator(mc)
-    sd = {k: v.float() if v.is_floating_point() else v for k, v in ck['generator'].items()}
-    try: G.load_state_dict(sd)
-    except RuntimeError as e: raise ValueError(f"{path}: weights do not fit the model described in the checkpoint ({e})") from e
-    meta = {k: v for k, v in ck.items() if k not in ('generator', 'discriminator', 'opt_flow', 'opt_g', 'opt_d', 'rng')}
-    meta['path'] = str(path)
-    return G.to(device).eval(), meta
-
-def available_pretrained() -> list:
-    "Names of the models shipped with structflow."
-    return sorted(p.stem for p in PRETRAINED_DIR.glob('*.pt'))
-
-def load_pretrained(name: str = 'synthetic-128x64', device='cpu') -> tuple[Generator, dict]:
-    "A model shipped with structflow (see `available_pretrained()`): (generator, metadata)."
-    p = PRETRAINED_DIR / f'{name}.pt'
-    if not p.exists(): raise ValueError(f"no shipped model {name!r}; available: {available_pretrained()}")
-    return load_model(p, device)
 
 # %% ../nbs/10_train.ipynb #82c4e452
 def train(cfg: TrainConfig, out, resume: bool = False, max_steps: int | None = None, quiet: bool = False,

@@ -117,14 +117,14 @@ class Explorer:
     @classmethod
     def from_run(cls, path, **kwargs):
         "Open a training run folder (model.pt or last.pt, and samples.pt)."
-        from structflow.train import load_model
+        from structflow.checkpoint import load_model
         G, meta = load_model(path)
         return cls(G, load_samples(path), meta, **kwargs)
 
     @classmethod
     def from_pretrained(cls, name: str = 'synthetic-128x64', n: int = 4, seed: int = 2021, **kwargs):
         "Open a model shipped with structflow, with `n` synthetic pairs rendered at its size."
-        from structflow.train import load_pretrained
+        from structflow.checkpoint import load_pretrained
         G, meta = load_pretrained(name)
         return cls(G, synthetic_pairs(n, G.cfg.size, seed), meta, **kwargs)
 
