@@ -15,44 +15,12 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, RandomSampler
 
 # %% auto #0
-__all__ = ['STAND_INS', 'DEFAULT_PRESETS', 'sync', 'time_fn', 'compare', 'PeakMemory', 'count_flops', 'matmul_peak',
-           'PhaseTimeout', 'time_box', 'PhaseRunner', 'write_results', 'bench_data', 'synth_rate', 'make_trainer',
-           'fetch_batches', 'time_steps', 'step_flops', 'time_inference', 'loader_throughput', 'trainer_dataset',
-           'fill_feature_cache', 'labelled', 'attribute', 'profile_steps', 'profile_table', 'sam_per_part',
-           'before_after', 'before_after_table', 'sampling_correctness_all_parts', 'proposals', 'hotspots',
-           'BenchOptions', 'machine_info', 'run_bench', 'summarise', 'bench_markdown', 'bench_parser', 'bench_cli']
-
-# %% ../nbs/14_bench.ipynb #04f6c2e0
-class _Missing(types.ModuleType):
-    "Placeholder for an optional package that is not installed: importing works, using it raises."
-    def __init__(self, name):
-        super().__init__(name)
-        self.__spec__ = importlib.machinery.ModuleSpec(name, None)  # find_spec() answers instead of raising
-    def __getattr__(self, name):
-        if name.startswith('__'): raise AttributeError(name)
-        raise ImportError(f"{self.__name__} is not installed (structflow bench put a placeholder in its place)")
-
-class _NoBar:
-    "tqdm stand-in: iterates, ignores the rest."
-    def __init__(self, iterable=None, *a, **k): self.iterable, self.n, self.total = iterable, 0, k.get('total')
-    def __iter__(self): return iter(self.iterable if self.iterable is not None else [])
-    def __getattr__(self, name): return lambda *a, **k: None
-
-def _stand_ins() -> list:
-    "Install placeholders for matplotlib and tqdm when they are not installed; returns the names replaced."
-    done = []
-    for pkg, subs in (('matplotlib', ('pyplot',)), ('tqdm', ('auto',))):
-        try: found = pkg in sys.modules or importlib.util.find_spec(pkg) is not None
-        except (ImportError, ValueError): found = False
-        if found: continue
-        root = sys.modules[pkg] = _Missing(pkg)
-        for s in subs: setattr(root, s, _Missing(f'{pkg}.{s}')); sys.modules[f'{pkg}.{s}'] = getattr(root, s)
-        if pkg == 'tqdm':
-            for m in (root, root.auto): m.__dict__['tqdm'] = _NoBar
-        done.append(pkg)
-    return done
-
-STAND_INS = _stand_ins()
+__all__ = ['DEFAULT_PRESETS', 'sync', 'time_fn', 'compare_timings', 'PeakMemory', 'count_flops', 'matmul_peak', 'PhaseTimeout',
+           'time_box', 'PhaseRunner', 'write_results', 'bench_data', 'synth_rate', 'make_trainer', 'fetch_batches',
+           'time_steps', 'step_flops', 'time_inference', 'loader_throughput', 'trainer_dataset', 'fill_feature_cache',
+           'labelled', 'attribute', 'profile_steps', 'profile_table', 'sam_per_part', 'before_after',
+           'before_after_table', 'sampling_correctness_all_parts', 'proposals', 'hotspots', 'BenchOptions',
+           'bench_machine', 'run_bench', 'summarise', 'bench_markdown', 'bench_parser', 'bench_cli']
 
 # %% ../nbs/14_bench.ipynb #c82a97f9
 def sync(device=None):
@@ -79,7 +47,7 @@ def time_fn(fn,  # the code to time, called without arguments
     return {'median_s': statistics.median(times), 'min_s': min(times), 'times_s': times, 'n': len(times)}
 
 # %% ../nbs/14_bench.ipynb #b5557400
-def compare(fns: dict,  # name -> function; the first is the baseline ("before")
+def compare_timings(fns: dict,  # name -> function; the first is the baseline ("before")
             reps: int = 5,  # rounds; each round calls every function once, in turn
             warmup: int = 1,  # untimed calls of each function first
             device='cpu',
@@ -546,7 +514,7 @@ def before_after(data,  # dataset folder (e.g. from bench_data)
     for st in (1, 2):
         say(f"cache_features, stage {st}")
         a, b = (off.step1, on.step1) if st == 1 else (off.step2, on.step2)
-        r = compare({'off': lambda: a(nxt()), 'on': lambda: b(nxt())}, reps=reps, warmup=len(bs) if st == 1 else 1, device=on.device)
+        r = compare_timings({'off': lambda: a(nxt()), 'on': lambda: b(nxt())}, reps=reps, warmup=len(bs) if st == 1 else 1, device=on.device)
         _row(rows, 'VGG features of L_sam cached per image', 'TrainConfig(cache_features=False -> True)', f'stage-{st} training step', r, 'off', 'on')
     say('L_sam normaliser')
     fs, ft, flows = _sam_inputs(on, bs[0])
@@ -561,7 +529,7 @@ def before_after(data,  # dataset folder (e.g. from bench_data)
             for f in v: f.grad = None
         on.loss1.sam(fs, ft, flows, masks).backward()
     with torch.no_grad(): assert torch.allclose(sam_per_part(fs, ft, flows, masks, layers), on.loss1.sam(fs, ft, flows, masks), rtol=1e-4, atol=1e-6)
-    r = compare({'per part': old, 'per layer': new}, reps=reps, device=on.device)
+    r = compare_timings({'per part': old, 'per layer': new}, reps=reps, device=on.device)
     _row(rows, 'L_sam normaliser computed once per layer, shared by the parts', 'sam_per_part -> SamplingCorrectnessLoss', 'L_sam forward+backward', r, 'per part', 'per layer')
     say('VGG truncation')
     x = torch.cat([bs[0]['source'], bs[0]['target']])
@@ -569,7 +537,7 @@ def before_after(data,  # dataset folder (e.g. from bench_data)
     deepest = max(on.sam_layers, key=_layer_rank)
     full = VGG19Features(sorted(set(PERCEPTUAL_LAYERS) | set(STYLE_LAYERS) | set(on.sam_layers), key=_layer_rank), weights='random').to(on.device)
     with torch.no_grad():
-        r = compare({'all layers': lambda: full(x), 'truncated': lambda: on.vgg(x, upto=deepest)}, reps=reps, device=on.device)
+        r = compare_timings({'all layers': lambda: full(x), 'truncated': lambda: on.vgg(x, upto=deepest)}, reps=reps, device=on.device)
     _row(rows, f'VGG for L_sam stops at {deepest} instead of running to {full.layers[-1]} (all losses\' layers)', "VGG19Features(x) -> (x, upto=...)",
          'VGG of the stage-1 images', r, 'all layers', 'truncated')
     del full
@@ -577,18 +545,18 @@ def before_after(data,  # dataset folder (e.g. from bench_data)
     mc = on.mcfg
     say('flow_pool')
     f0, f1 = (Generator(get_config(mc, flow_pool=p)).flow.to(on.device) for p in (0, 1))
-    r = compare({'0': _flows_fwd_bwd(f0, bs[0]), '1': _flows_fwd_bwd(f1, bs[0])}, reps=reps, device=on.device)
+    r = compare_timings({'0': _flows_fwd_bwd(f0, bs[0]), '1': _flows_fwd_bwd(f1, bs[0])}, reps=reps, device=on.device)
     _row(rows, 'flow networks read heatmaps pooled by 2', 'ModelConfig(flow_pool=0 -> 1)', 'flow networks forward+backward', r, '0', '1')
     say('enc_convs')
     g2, g1 = (Generator(get_config(mc, enc_convs=n)).to(on.device) for n in (2, 1))
-    r = compare({'2': _fwd_bwd(g2, bs[0]), '1': _fwd_bwd(g1, bs[0])}, reps=reps, device=on.device)
+    r = compare_timings({'2': _fwd_bwd(g2, bs[0]), '1': _fwd_bwd(g1, bs[0])}, reps=reps, device=on.device)
     _row(rows, 'one convolution per encoder level', 'ModelConfig(enc_convs=2 -> 1)', 'generator forward+backward', r, '2', '1')
     del f0, f1, g2, g1; gc.collect()
     say('dataset cache')
     n = min(loader_items, len(on.train_ds))
     idx = list(range(n))
     nocache, cached = trainer_dataset(on, cache_mb=0), trainer_dataset(on).precompute()
-    r = compare({'no cache': lambda: [nocache[i] for i in idx], 'cache': lambda: [cached[i] for i in idx]}, reps=reps)
+    r = compare_timings({'no cache': lambda: [nocache[i] for i in idx], 'cache': lambda: [cached[i] for i in idx]}, reps=reps)
     _row(rows, 'decoded images and part masks cached per image', 'PairDataset(cache_mb=0 -> default)', f'{n} dataset items, main process', r, 'no cache', 'cache')
     say('precompute')
     r = _loader_precompute(on, n, reps=max(2, reps // 2))
@@ -658,7 +626,7 @@ def proposals(data, preset: str = 'demo', batch_size: int = 8, size=None, device
             for f in v: f.grad = None
     def cur(): grads_off(); L(fs, ft, flows, masks).backward()
     def new(): grads_off(); sampling_correctness_all_parts(fs, ft, flows, masks, layers).backward()
-    r = compare({'loop over parts': cur, 'one warp': new}, reps=reps, device=tr.device)
+    r = compare_timings({'loop over parts': cur, 'one warp': new}, reps=reps, device=tr.device)
     _row(rows, 'L_sam: all parts in one grid_sample, target normalised once', 'SamplingCorrectnessLoss -> sampling_correctness_all_parts',
          'L_sam forward+backward', r, 'loop over parts', 'one warp', 'proposed')
     say('L_sam normaliser cached per pair')
@@ -669,7 +637,7 @@ def proposals(data, preset: str = 'demo', batch_size: int = 8, size=None, device
         losses.max_similarity = hit
         try: tr.step1(b)
         finally: losses.max_similarity = orig
-    r = compare({'every step': lambda: tr.step1(b), 'cached': step_cached}, reps=reps, warmup=1, device=tr.device)
+    r = compare_timings({'every step': lambda: tr.step1(b), 'cached': step_cached}, reps=reps, warmup=1, device=tr.device)
     _row(rows, 'L_sam normaliser cached per pair (a lookup instead of max_similarity)', 'Trainer: cache max_similarity per (from, to)',
          'stage-1 training step', r, 'every step', 'cached', 'proposed')
     say('stage-2 target features cached')
@@ -681,7 +649,7 @@ def proposals(data, preset: str = 'demo', batch_size: int = 8, size=None, device
         tr.sam_features = lambda batch: feats
         try: tr.step2(b)
         finally: del tr.sam_features
-    r = compare({'target VGG every step': lambda: tr.step2(b), 'cached': step_all_cached}, reps=reps, warmup=1, device=tr.device)
+    r = compare_timings({'target VGG every step': lambda: tr.step2(b), 'cached': step_all_cached}, reps=reps, warmup=1, device=tr.device)
     mb = sum(v[0].numel() for v in feats['target'].values()) * 2 / 2 ** 20
     _row(rows, f'stage 2: target features of all loss layers cached ({mb:.1f} MiB per image in float16)', 'Trainer.sam_features: all loss layers',
          'stage-2 training step', r, 'target VGG every step', 'cached', 'proposed')
@@ -691,7 +659,7 @@ def proposals(data, preset: str = 'demo', batch_size: int = 8, size=None, device
     def load(ds):  # Trainer._to_device draws the heatmaps when the batch has none
         for xb in DataLoader(torch.utils.data.Subset(ds, range(n)), batch_size=tr.cfg.batch_size): tr._to_device(xb)
         sync(tr.device)
-    r = compare({'per item (CPU)': lambda: load(with_maps), 'per batch (device)': lambda: load(without)}, reps=reps)
+    r = compare_timings({'per item (CPU)': lambda: load(with_maps), 'per batch (device)': lambda: load(without)}, reps=reps)
     _row(rows, 'heatmaps drawn per batch on the device, not per item in the dataset', 'PairDataset(pose_maps=False) + heatmaps_batch',
          f'loading {n} items (cache warm, main process) + heatmaps', r, 'per item (CPU)', 'per batch (device)', 'proposed')
     return rows
@@ -715,7 +683,7 @@ def hotspots(tr, batch: dict, reps: int = 5) -> dict:
             for f in v: f.grad = None
     def loop(): grads_off(); L(fs, ft, flows, masks).backward()
     def one(): grads_off(); sampling_correctness_all_parts(fs, ft, flows, masks, layers).backward()
-    r = compare({'loop': loop, 'one warp': one}, reps=reps, device=dev)
+    r = compare_timings({'loop': loop, 'one warp': one}, reps=reps, device=dev)
     out['lsam_loop_ms'], out['lsam_one_warp_ms'] = 1e3 * r['loop']['median_s'], 1e3 * r['one warp']['median_s']
     return out
 
@@ -751,7 +719,7 @@ def _device(name: str) -> torch.device:
     if d.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"device {name!r}: CUDA is not available on this machine")
     return d
 
-def machine_info(device) -> dict:
+def bench_machine(device) -> dict:
     "The machine a benchmark ran on."
     d = torch.device(device)
     cpu = platform.processor() or platform.machine()
@@ -932,7 +900,7 @@ def run_bench(o: BenchOptions, json_path=None, log=None, command=None) -> dict:
     presets = tuple(o.presets) or DEFAULT_PRESETS['cuda' if dev.type == 'cuda' else 'cpu']
     s = _settings(o, dev)
     results = {'format': 'structflow-bench', 'version': 1, 'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-               'command': command, 'options': asdict(o), 'settings': s, 'machine': machine_info(dev), 'stand_ins': STAND_INS,
+               'command': command, 'options': asdict(o), 'settings': s, 'machine': bench_machine(dev),
                'matmul_peak': None, 'synthetic': {}, 'data': {}, 'presets': {}, 'deepfashion_batch6': None, 'profile': None, 'before_after': None,
                'errors': [], 'elapsed_s': 0.0}
     pr = PhaseRunner(results, o.time_limit, json_path, log)

@@ -9,11 +9,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-import matplotlib.pyplot as plt
 
 # %% auto #0
 __all__ = ['IN_TEST', 'SAMPLES', 'set_seed', 'get_device', 'to_tensor', 'to_uint8', 'to_pil', 'show_image', 'get_grid',
-           'show_images', 'count_params', 'OutputError', 'check_output', 'FolderBusy', 'FolderLock']
+           'show_images', 'progress', 'count_params', 'OutputError', 'check_output', 'FolderBusy', 'FolderLock']
 
 # %% ../nbs/00_core.ipynb #da2f47f3
 IN_TEST = bool(os.environ.get('IN_TEST'))  # True while nbdev_test runs the notebooks
@@ -91,6 +90,7 @@ def show_image(im,  # tensor (3,H,W) in [-1,1], map (H,W), array or PIL image
                **kwargs,  # passed to `imshow` (e.g. cmap, vmin, vmax, alpha)
               ):
     "Show one image; return the axis."
+    import matplotlib.pyplot as plt  # imported when a picture is drawn: the library runs where matplotlib is not installed
     if ax is None: _, ax = plt.subplots(figsize=figsize)
     arr = _as_array(im)
     if arr.ndim == 2: kwargs.setdefault('cmap', 'viridis')
@@ -108,6 +108,7 @@ def get_grid(n: int,  # number of panels
     ncols = ncols or min(n, 8)
     nrows = int(np.ceil(n / ncols))
     figsize = figsize or (1.6 * ncols, 3.2 * nrows)
+    import matplotlib.pyplot as plt
     fig, axs = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
     axs = list(axs.flat)
     for ax in axs[n:]: ax.axis('off')
@@ -129,6 +130,20 @@ def show_images(ims,  # list or batch (B,3,H,W) of images
     if len(titles) != len(ims): raise ValueError(f"{len(ims)} images but {len(titles)} titles")
     for im, t, ax in zip(ims, titles, axs): show_image(im, ax=ax, title=t, **kwargs)
     return axs
+
+# %% ../nbs/00_core.ipynb #1c1a415b
+class _Quiet:
+    "A silent stand-in for a tqdm bar: iterates and counts, ignores the rest."
+    def __init__(self, iterable=None, total=None, initial=0, **kw): self.iterable, self.total, self.n = iterable, total, initial
+    def __iter__(self): return iter(self.iterable if self.iterable is not None else [])
+    def update(self, n=1): self.n += n
+    def __getattr__(self, name): return lambda *a, **k: None  # set_postfix, refresh, close, ...
+
+def progress(iterable=None, **kwargs):
+    "tqdm.auto.tqdm(iterable, **kwargs) when tqdm is installed, else a silent bar with the same use."
+    try: from tqdm.auto import tqdm
+    except ImportError: return _Quiet(iterable, **kwargs)
+    return tqdm(iterable, **kwargs)
 
 # %% ../nbs/00_core.ipynb #3bf39d4d
 def count_params(module: torch.nn.Module, trainable_only: bool = True) -> int:

@@ -357,7 +357,7 @@ def evaluate(G,  # generator (structflow.generator.Generator)
             ) -> dict:
     "Metrics of the model and the baselines on every pair, their means overall and per pose-discrepancy bin."
     from torch.utils.data import DataLoader, Subset
-    from tqdm.auto import tqdm
+    from structflow.core import progress as progress_bar
     from structflow.pose import pose_discrepancy
     from structflow.warp import warp
     G = G.to(device).eval()
@@ -366,7 +366,7 @@ def evaluate(G,  # generator (structflow.generator.Generator)
     rows, feats = [], {'model': [], 'copy': [], 'true_flow': [], 'real': []}
     use_fid = fid is not None and fid.available
     H, W = G.cfg.size
-    for b in tqdm(dl, desc='eval', unit='batch', disable=not progress):
+    for b in progress_bar(dl, desc='eval', unit='batch', disable=not progress):
         b = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in b.items()}
         out = G(b)
         if on_batch is not None: on_batch(b, out['image'])

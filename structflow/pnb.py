@@ -8,7 +8,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import matplotlib.pyplot as plt
 from .core import show_image
 
 # %% auto #0
@@ -81,5 +80,6 @@ def show_relation(R: torch.Tensor,  # relation map (N,N) or (B,N,N) (first item 
     ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=float(row.min()) if vmin is None else vmin,
               vmax=float(row.max()) if vmax is None else vmax)
     (y0, y1), (x0, x1) = _cell_box(r, bins, H), _cell_box(c, bins, W)
-    ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec='red', lw=2))
+    from matplotlib.patches import Rectangle
+    ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec='red', lw=2))
     return ax

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-import matplotlib.pyplot as plt
 from PIL import Image, ImageDraw
 from .core import show_image, get_grid
 

@@ -696,7 +696,7 @@ def make_dataset(out,  # output folder (created if needed; files of the same nam
                  progress: bool = True,  # show a tqdm bar
                 ) -> dict:
     "Render a synthetic dataset to `out` in the common on-disk format, with ground truth; return counts per split."
-    from tqdm import tqdm
+    from structflow.core import progress as progress_bar
     H, W = size = parse_size(size)
     N, K = _check_count('identities', identities, 1), _check_count('poses_per_identity', poses_per_identity, 2)
     if not 0 <= test_fraction < 1: raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
@@ -716,7 +716,7 @@ def make_dataset(out,  # output folder (created if needed; files of the same nam
         pool = __import__('multiprocessing').Pool(workers) if workers > 1 else None
         try:
             results = (pool.imap if pool else map)(_identity_job, [j for _, j in jobs])
-            for (sp, _), r in tqdm(zip(jobs, results), total=len(jobs), desc='synth', unit='id', disable=not progress):
+            for (sp, _), r in progress_bar(zip(jobs, results), total=len(jobs), desc='synth', unit='id', disable=not progress):
                 d = res[sp]; n = len(d['names']) // K  # identities of this split done so far
                 for k, v, m in (('flow', r['flow'], P), ('visibility', r['vis'], P), ('person', r['person'], K), ('labels', r['labels'], K)):
                     mm[sp][k][n * m:(n + 1) * m] = v

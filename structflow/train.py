@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 from PIL import Image
-from .core import set_seed, get_device, to_uint8, check_output, FolderLock
+from .core import set_seed, get_device, to_uint8, check_output, FolderLock, progress
 from .pose import draw_pose, get_parts, heatmaps_batch, part_masks_batch
 from .warp import flow_to_color, resize_flow
 from .generator import ModelConfig, Generator, get_config, build_discriminator, PRESETS
@@ -532,9 +532,8 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 def _progress(total, initial, disable, unit='step'):
-    from tqdm.auto import tqdm
     tty = sys.stderr.isatty()
-    return tqdm(total=total, initial=initial, disable=disable, desc='train', unit=unit, dynamic_ncols=True,
+    return progress(total=total, initial=initial, disable=disable, desc='train', unit=unit, dynamic_ncols=True,
                 mininterval=0.2 if tty else 15)  # a log file gets a line every 15 s, not every step
 
 def _tensorboard(out):

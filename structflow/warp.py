@@ -9,7 +9,6 @@ from functools import lru_cache
 import numpy as np
 import torch
 import torch.nn.functional as F
-import matplotlib.pyplot as plt
 from .core import show_image
 
 # %% auto #0

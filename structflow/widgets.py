@@ -21,7 +21,7 @@ from .synthetic import sample_identity, identity_rng, identity_poses, render_pai
 from .generator import make_inputs
 
 # %% auto #0
-__all__ = ['as_pair', 'synthetic_pairs', 'load_samples', 'generate', 'ExplorerFigure', 'Explorer', 'part_view', 'flow_error',
+__all__ = ['as_pair', 'synthetic_pairs', 'load_samples', 'pair_outputs', 'ExplorerFigure', 'Explorer', 'part_view', 'flow_error',
            'FlowExplorer', 'RelationMapExplorer', 'PoseEditor', 'PoseMarker']
 
 # %% ../nbs/12_explore.ipynb #6c889b3f
@@ -74,7 +74,7 @@ def _check_size(G, pair):
         raise ValueError(f"pair {pair['name']!r} is {H}x{W} but the model was built for {G.cfg.size[0]}x{G.cfg.size[1]}")
 
 @torch.no_grad()
-def generate(G,  # a structflow Generator
+def pair_outputs(G,  # a structflow Generator
              pair: dict,  # a pair (see `as_pair`)
              target_kps=None,  # (18,2) target keypoints to use instead of the pair's
              relations: bool = False,  # also return the relation maps (models with pnb=True)
@@ -133,7 +133,7 @@ class Explorer(Explorer):
     def output(self, i: int | None = None) -> dict:
         "Generator outputs for pair i (default: the selected pair), computed once."
         i = self.pair if i is None else i
-        if i not in self._outs: self._outs[i] = generate(self.G, self.pairs[i], relations=True)
+        if i not in self._outs: self._outs[i] = pair_outputs(self.G, self.pairs[i], relations=True)
         return self._outs[i]
 
     @contextmanager
@@ -442,7 +442,7 @@ class PoseEditor(PoseEditor):
     def render(self) -> Figure:
         "Regenerate for the edited pose and draw; returns the figure."
         p = self.pairs[self.pair]
-        self.generated = generate(self.G, p, self.keypoints)['image'][0]
+        self.generated = pair_outputs(self.G, p, self.keypoints)['image'][0]
         self.fig.clear()
         self.axes = dict(zip(['source', 'edited pose', 'generated', 'before edit'], self.fig.subplots(1, 4)))
         a = self.axes

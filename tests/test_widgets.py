@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from structflow.widgets import (FlowExplorer, RelationMapExplorer, PoseEditor, load_samples, synthetic_pairs, generate)
+from structflow.widgets import (FlowExplorer, RelationMapExplorer, PoseEditor, load_samples, synthetic_pairs, pair_outputs)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,7 +96,7 @@ def test_model_without_pnb(tmp_path):
     p = synthetic_pairs(1, (64, 32))[0]
     torch.save({'source': p['source'][None], 'target': p['target'][None], 'source_kps': torch.from_numpy(p['source_kps'])[None],
                 'target_kps': torch.from_numpy(p['target_kps'])[None], 'from': ['a'], 'to': ['b']}, tmp_path / 'samples.pt')
-    assert 'relations' not in generate(G, p, relations=True)
+    assert 'relations' not in pair_outputs(G, p, relations=True)
     FlowExplorer.from_run(tmp_path).render()
     PoseEditor.from_run(tmp_path).move('nose', 3, 3)
     with pytest.raises(ValueError, match='pnb=False'):
