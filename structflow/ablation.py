@@ -15,7 +15,8 @@ from .pose import PARTS, get_parts, part_masks, draw_pose
 from .warp import flow_to_color
 from .data import PairDataset
 from .metrics import evaluate, flow_epe, composite, LPIPS, FID, BINS
-from .train import TrainConfig, get_train_config, train, load_model, TRAIN_PRESETS, machine_info
+from .train import TrainConfig, get_train_config, train, TRAIN_PRESETS
+from .checkpoint import load_model, machine_info, write_json
 
 # %% auto #0
 __all__ = ['VARIANTS', 'MULTI_SEED', 'PAIR_KEYS', 'FORMAT', 'SUMMARY_KEYS', 'PAPER_TABLE3', 'TABLE_KEYS', 'METRIC_NAMES',
@@ -389,8 +390,7 @@ def dumps_compact(obj) -> str:
     return re.sub(r'\[\s+([^\[\]{}]*?)\s+\]', lambda m: '[' + re.sub(r',\s+', ', ', m.group(1)) + ']', s)
 
 def _save(res: dict, out: Path):
-    tmp = out / 'results.json.tmp'
-    tmp.write_text(dumps_compact(res)); os.replace(tmp, out / 'results.json')
+    write_json(out / 'results.json', res, dumps=dumps_compact)
     write_summary_csv(res, out / 'summary.csv')
 
 def _log(quiet: bool, *msg):

@@ -13,6 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, RandomSampler
+from .core import get_device
+from .synthetic import parse_size
 
 # %% auto #0
 __all__ = ['DEFAULT_PRESETS', 'sync', 'time_fn', 'compare_timings', 'PeakMemory', 'count_flops', 'matmul_peak', 'PhaseTimeout',
@@ -195,9 +197,8 @@ class PhaseRunner:
 
 def write_results(results: dict, path):
     "Write the results JSON atomically (temporary file + rename)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(json.dumps(results, indent=1, default=_json_default)); os.replace(tmp, path)
+    from structflow.checkpoint import write_json
+    write_json(path, results, dumps=lambda o: json.dumps(o, indent=1, default=_json_default))
 
 def _json_default(o):
     if isinstance(o, (np.integer,)): return int(o)
@@ -713,12 +714,6 @@ class BenchOptions:
     time_limit: float | None = None  # seconds for the whole benchmark; phases that would start later are skipped
     loader_s: float | None = None  # seconds per loader measurement; None = 4 (quick: 2)
 
-def _device(name: str) -> torch.device:
-    if name in (None, 'auto'): return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    d = torch.device(name)
-    if d.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"device {name!r}: CUDA is not available on this machine")
-    return d
-
 def bench_machine(device) -> dict:
     "The machine a benchmark ran on."
     d = torch.device(device)
@@ -866,7 +861,7 @@ def _prepare_data(pr: PhaseRunner, o: BenchOptions, presets, dev, work: Path, da
     bs = max([o.batch_size or TRAIN_PRESETS[p].batch_size for p in presets if p in TRAIN_PRESETS] or [8])
     if (o.df6 if o.df6 is not None else dev.type == 'cuda') and '256x176' not in sizes: sizes.append('256x176')
     for key in sizes:
-        size = tuple(int(v) for v in key.split('x'))
+        size = parse_size(key)
         pr.run(pr.results['synthetic'], key, lambda: synth_rate(size, identities=2 if o.quick else 3), box=s['box_small'])
         if o.data is None:
             d = work / f'data-{key}'
@@ -896,7 +891,7 @@ def _df6(pr: PhaseRunner, o: BenchOptions, dev, work: Path, datasets: dict, s: d
 
 def run_bench(o: BenchOptions, json_path=None, log=None, command=None) -> dict:
     "Run the benchmark; returns the results dict (also written to `json_path` after every phase)."
-    dev = _device(o.device)
+    dev = get_device(o.device)
     presets = tuple(o.presets) or DEFAULT_PRESETS['cuda' if dev.type == 'cuda' else 'cpu']
     s = _settings(o, dev)
     results = {'format': 'structflow-bench', 'version': 1, 'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
@@ -1068,7 +1063,7 @@ def bench_cli(argv: list[str] | None = None) -> int:
     from structflow.train import TRAIN_PRESETS
     bad = [p for p in a.preset or [] if p not in TRAIN_PRESETS]
     if bad: print(f"structflow bench: error: unknown preset {bad[0]!r}; choose from {', '.join(TRAIN_PRESETS)}", file=sys.stderr); return 2
-    try: _device(a.device)
+    try: get_device(a.device)
     except (ValueError, RuntimeError) as e: print(f"structflow bench: error: {e}", file=sys.stderr); return 2
     o = BenchOptions(presets=tuple(a.preset or ()), device=a.device, batch_size=a.batch_size, size=a.size, steps=a.steps, warmup=a.warmup,
                      batches=a.batches, infer_batch=a.infer_batch, workers=a.workers, data=a.data, compile=a.compile, ablate_gpu_opts=a.ablate_gpu_opts,

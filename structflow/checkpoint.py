@@ -74,10 +74,14 @@ def set_rng_state(rng: dict):
     if 'cuda' in rng and torch.cuda.is_available(): torch.cuda.set_rng_state_all(rng['cuda'])
 
 # %% ../nbs/09b_checkpoints.ipynb #e3297e49
-def write_json(path, obj):
-    "Write JSON atomically."
-    path = Path(path); tmp = path.with_suffix(path.suffix + '.tmp')
-    tmp.write_text(json.dumps(obj, indent=1, default=str)); os.replace(tmp, path)
+def write_json(path, obj,
+               dumps=None,  # obj -> text (default: json.dumps with indent 1, unknown types as strings)
+              ) -> Path:
+    "Write JSON atomically (a temporary file, then a rename): a crash never leaves half a file."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + '.tmp')
+    tmp.write_text(dumps(obj) if dumps else json.dumps(obj, indent=1, default=str)); os.replace(tmp, path)
+    return path
 
 def machine_info(device, world: int = 1) -> dict:
     "Where a run ran: device name, processes, torch version, CPU threads."

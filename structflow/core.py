@@ -37,7 +37,7 @@ def get_device(name: str | None = None,  # 'cpu', 'cuda', 'cuda:1', 'mps' or Non
     if name not in (None, '', 'auto'):
         dev = torch.device(name)
         if dev.type == 'cuda' and not torch.cuda.is_available():
-            raise RuntimeError(f"device {name!r} requested but CUDA is not available")
+            raise ValueError(f"device {name!r} requested but CUDA is not available on this machine")
         return dev
     if torch.cuda.is_available(): return torch.device('cuda')
     if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available():
