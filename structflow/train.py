@@ -44,7 +44,7 @@ class TrainConfig:
     synth_poses: int = 4  # synthetic data: poses per identity
     batch_size: int = 8  # per process (the paper: 8 for Market, 6 for DeepFashion)
     lr: float = 1e-3  # generator learning rate (the paper's; GFLA used 1e-4)
-    d_lr_mult: float = 0.1  # discriminator lr = d_lr_mult * lr
+    d_lr_mult: float = 0.1  # discriminator lr = d_lr_mult * lr (GFLA's ratio_g2d; the paper states one rate, 0.001)
     betas: tuple = (0.0, 0.99)  # Adam betas (the paper's)
     steps1: int = 2000  # stage 1 steps (flow networks alone)
     steps2: int = 2000  # stage 2 steps (end to end)
