@@ -289,7 +289,7 @@ def ablation_parser() -> argparse.ArgumentParser:
     p.add_argument('--seeds', type=_pos(int), default=3, help='seeds 0..K-1 for Full and w/o Part (default 3)')
     p.add_argument('--all-seeds', action='store_true', help='every seed for w/o HDCB and w/o PNB too (default: the first seed only)')
     p.add_argument('--variants', default=','.join(VARIANTS), help=f"comma-separated subset of {','.join(VARIANTS)}")
-    from structflow.synthetic import size_arg  # the project's one HxW parser
+    from structflow.core import size_arg  # the project's one HxW parser
     p.add_argument('--size', type=size_arg, help="image size HxW (default: the preset's)")
     p.add_argument('--identities', type=_pos(int), default=300, help='synthetic people (train + test; 10%% are test people; default 300)')
     p.add_argument('--poses', type=_pos(int), default=4, help='poses per person, K*(K-1) pairs each (default 4)')

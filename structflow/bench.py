@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, RandomSampler
 from .core import get_device
-from .synthetic import parse_size
+from .core import parse_size
 
 # %% auto #0
 __all__ = ['DEFAULT_PRESETS', 'sync', 'time_fn', 'compare_timings', 'PeakMemory', 'count_flops', 'matmul_peak', 'PhaseTimeout',
@@ -1038,7 +1038,7 @@ def bench_parser() -> argparse.ArgumentParser:
     p.add_argument('--steps', type=int, help='timed steps per stage (default 10 on CUDA, 5 on CPU; --quick 5 / 3)')
     p.add_argument('--warmup', type=int, help='untimed steps before timing (default 3 / 2; --quick 2 / 1)')
     p.add_argument('--batches', type=int, help='distinct batches kept on the device (default 3; --quick 2)')
-    from structflow.synthetic import size_arg  # the project's one HxW parser
+    from structflow.core import size_arg  # the project's one HxW parser
     p.add_argument('--size', type=size_arg, help="image size HxW (default: each preset's)")
     p.add_argument('--data', help='dataset folder (default: render synthetic data at each preset\'s size into a temporary folder)')
     p.add_argument('--workers', type=int, help="data-loading processes (default: each preset's)")

@@ -11,8 +11,9 @@ import torch
 from PIL import Image
 
 # %% auto #0
-__all__ = ['IN_TEST', 'SAMPLES', 'set_seed', 'get_device', 'to_tensor', 'to_uint8', 'to_pil', 'show_image', 'get_grid',
-           'show_images', 'progress', 'count_params', 'OutputError', 'check_output', 'FolderBusy', 'FolderLock']
+__all__ = ['IN_TEST', 'SAMPLES', 'IMAGE_SIZES', 'set_seed', 'get_device', 'to_tensor', 'to_uint8', 'to_pil', 'show_image',
+           'get_grid', 'show_images', 'parse_size', 'size_arg', 'norm_layer', 'conv_block', 'progress', 'count_params',
+           'OutputError', 'check_output', 'FolderBusy', 'FolderLock']
 
 # %% ../nbs/00_core.ipynb #da2f47f3
 IN_TEST = bool(os.environ.get('IN_TEST'))  # True while nbdev_test runs the notebooks
@@ -130,6 +131,43 @@ def show_images(ims,  # list or batch (B,3,H,W) of images
     if len(titles) != len(ims): raise ValueError(f"{len(ims)} images but {len(titles)} titles")
     for im, t, ax in zip(ims, titles, axs): show_image(im, ax=ax, title=t, **kwargs)
     return axs
+
+# %% ../nbs/00_core.ipynb #0d6f4466
+IMAGE_SIZES = {'market': (128, 64), 'deepfashion': (256, 176)}  # (H, W) of the two datasets' images as the field trains on them
+
+def parse_size(size) -> tuple[int, int]:
+    "(H, W) from a tuple, 'HxW' or a dataset's name ('market' 128x64, 'deepfashion' 256x176)."
+    if isinstance(size, str):
+        txt = size.strip().lower()
+        if txt in IMAGE_SIZES: return IMAGE_SIZES[txt]
+        parts = txt.split('x')
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise ValueError(f"size must be HxW with two positive integers (e.g. 128x64) or one of {list(IMAGE_SIZES)}, got {size!r}")
+        size = tuple(int(p) for p in parts)
+    H, W = (int(v) for v in size)
+    if H < 8 or W < 8: raise ValueError(f"size must be at least 8x8 pixels, got {H}x{W}")
+    return H, W
+
+def size_arg(text):
+    "argparse type for an image size: `parse_size`, with its error as an argparse error (shared by every command)."
+    import argparse
+    try: return parse_size(text)
+    except ValueError as e: raise argparse.ArgumentTypeError(str(e))
+
+# %% ../nbs/00_core.ipynb #2f6310b8
+import torch.nn as nn
+def norm_layer(norm: str | None,  # 'instance', 'batch' or None/'none'
+               ch: int,  # channels
+              ) -> nn.Module:
+    "The normalisation layer used by structflow's networks."
+    if norm in (None, 'none'): return nn.Identity()
+    if norm == 'instance': return nn.InstanceNorm2d(ch, affine=True)
+    if norm == 'batch': return nn.BatchNorm2d(ch)
+    raise ValueError(f"unknown norm {norm!r}: use 'instance', 'batch' or 'none'")
+
+def conv_block(cin: int, cout: int, stride: int = 1, norm: str | None = 'instance') -> nn.Sequential:
+    "3x3 convolution -> norm -> LeakyReLU(0.2); the convolution has a bias only without a norm (a norm would cancel it)."
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=norm in (None, 'none')), norm_layer(norm, cout), nn.LeakyReLU(0.2))
 
 # %% ../nbs/00_core.ipynb #1c1a415b
 class _Quiet:

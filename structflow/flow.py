@@ -8,25 +8,11 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from .core import norm_layer, conv_block
 from .pose import PARTS, WHOLE, N_JOINTS, LIMBS, MISSING, TORSO_QUAD, get_parts, _segment_dist, _in_triangle
 
 # %% auto #0
-__all__ = ['HEAD_JOINTS', 'norm_layer', 'conv_block', 'PartFlowNet', 'bone_flow', 'affine_flow', 'skeleton_flow',
-           'PartFlowGenerator']
-
-# %% ../nbs/05_flow.ipynb #f3891586
-def norm_layer(norm: str | None,  # 'instance', 'batch' or None/'none'
-               ch: int,  # channels
-              ) -> nn.Module:
-    "The normalisation layer used by structflow's networks."
-    if norm in (None, 'none'): return nn.Identity()
-    if norm == 'instance': return nn.InstanceNorm2d(ch, affine=True)
-    if norm == 'batch': return nn.BatchNorm2d(ch)
-    raise ValueError(f"unknown norm {norm!r}: use 'instance', 'batch' or 'none'")
-
-def conv_block(cin: int, cout: int, stride: int = 1, norm: str | None = 'instance') -> nn.Sequential:
-    "3x3 convolution -> norm -> LeakyReLU(0.2); the convolution has a bias only without a norm (a norm would cancel it)."
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=norm in (None, 'none')), norm_layer(norm, cout), nn.LeakyReLU(0.2))
+__all__ = ['HEAD_JOINTS', 'PartFlowNet', 'bone_flow', 'affine_flow', 'skeleton_flow', 'PartFlowGenerator']
 
 # %% ../nbs/05_flow.ipynb #4d6ccc43
 class PartFlowNet(nn.Module):

@@ -102,7 +102,7 @@ def explain(out: dict, size) -> np.ndarray:
 # %% ../nbs/11b_generate.ipynb #620ae462
 def generate_cli(argv=None) -> int:
     from structflow.checkpoint import load_model
-    from structflow.synthetic import size_arg
+    from structflow.core import size_arg
     p = argparse.ArgumentParser(prog='structflow generate', description='Generate the source person in one or more target poses.')
     p.add_argument('--checkpoint', required=True, help='model.pt, last.pt, a run folder or the name of a shipped model')
     p.add_argument('--source', required=True, help='source image (any size: the person is found from the source pose)')

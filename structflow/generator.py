@@ -11,9 +11,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
+from .core import IMAGE_SIZES
 from .pose import get_parts, check_keypoints, keypoints_to_heatmaps, part_masks, part_images, N_JOINTS
 from .warp import warp, resize_flow
-from .flow import PartFlowGenerator, conv_block, norm_layer
+from .flow import PartFlowGenerator
+from .core import conv_block, norm_layer
 from .hdcb import HybridDilatedConv
 from .pnb import PyramidNonLocal
 
@@ -55,11 +57,11 @@ class ModelConfig:
 
 OURS = dict(flow_prior=True, warp_rgb=True)  # our additions, on in every preset (notebooks 05, 08 and 10b measure them)
 PRESETS = {
-    'tiny': ModelConfig(size=(128, 64), ch=16, flow_ch=8, max_ch=64, flow_pool=1, enc_convs=1, d_ch=16, d_layers=3, bg_rgb=True, **OURS),
-    'demo': ModelConfig(size=(128, 64), ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, d_ch=24, d_layers=3, bg_rgb=True, **OURS),
-    'demo256': ModelConfig(size=(256, 176), ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, flow_down=5, scales=(4, 8), d_ch=24, d_layers=4, bg_rgb=True, **OURS),
-    'market': ModelConfig(size=(128, 64), ch=64, flow_ch=32, max_ch=256, d_ch=64, d_layers=4, bg_rgb=True, **OURS),
-    'deepfashion': ModelConfig(size=(256, 176), ch=64, flow_ch=32, max_ch=256, flow_down=5, scales=(4, 8), d_ch=64, d_layers=5, bg_rgb=True, **OURS),
+    'tiny': ModelConfig(size=IMAGE_SIZES['market'], ch=16, flow_ch=8, max_ch=64, flow_pool=1, enc_convs=1, d_ch=16, d_layers=3, bg_rgb=True, **OURS),
+    'demo': ModelConfig(size=IMAGE_SIZES['market'], ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, d_ch=24, d_layers=3, bg_rgb=True, **OURS),
+    'demo256': ModelConfig(size=IMAGE_SIZES['deepfashion'], ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, flow_down=5, scales=(4, 8), d_ch=24, d_layers=4, bg_rgb=True, **OURS),
+    'market': ModelConfig(size=IMAGE_SIZES['market'], ch=64, flow_ch=32, max_ch=256, d_ch=64, d_layers=4, bg_rgb=True, **OURS),
+    'deepfashion': ModelConfig(size=IMAGE_SIZES['deepfashion'], ch=64, flow_ch=32, max_ch=256, flow_down=5, scales=(4, 8), d_ch=64, d_layers=5, bg_rgb=True, **OURS),
 }
 
 def get_config(preset='tiny',  # a preset name or a ModelConfig

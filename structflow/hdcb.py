@@ -6,7 +6,7 @@
 from __future__ import annotations
 import torch
 import torch.nn as nn
-from .flow import norm_layer
+from .core import norm_layer
 
 # %% auto #0
 __all__ = ['HybridDilatedConv', 'receptive_field']

@@ -469,7 +469,7 @@ def _check_expected(meta, path, preset=None, size=None):
     from structflow.generator import get_config
     mc = meta['model_config']
     if size is not None:
-        from structflow.synthetic import parse_size
+        from structflow.core import parse_size
         want = parse_size(size)
         if tuple(mc['size']) != want: raise ValueError(f"{path}: checkpoint is for {mc['size'][0]}x{mc['size'][1]} images, not {size}")
     if preset is not None:

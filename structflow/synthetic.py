@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from .pose import JOINTS, MISSING
+from .core import IMAGE_SIZES, parse_size, size_arg
 
 # %% auto #0
-__all__ = ['PRIMS', 'LABELS', 'PRESETS', 'SKIN_TONES', 'HAIR_COLORS', 'POSE_LIMITS', 'VIEWS', 'SQUEEZE_MAX', 'Garment',
-           'Identity', 'sample_identity', 'Pose', 'sample_pose', 'parse_size', 'render_person', 'identity_rng',
-           'pose_rng', 'identity_poses', 'render_pair', 'show_pair', 'make_dataset', 'size_arg', 'synth_cli']
+__all__ = ['PRIMS', 'LABELS', 'SKIN_TONES', 'HAIR_COLORS', 'POSE_LIMITS', 'VIEWS', 'SQUEEZE_MAX', 'Garment', 'Identity',
+           'sample_identity', 'Pose', 'sample_pose', 'render_person', 'identity_rng', 'pose_rng', 'identity_poses',
+           'render_pair', 'show_pair', 'make_dataset', 'synth_cli']
 
 # %% ../nbs/02_synthetic.ipynb #a04cfe90
 PRIMS = ['head', 'long_hair', 'neck', 'torso', 'r_upper_arm', 'r_forearm', 'r_hand', 'l_upper_arm', 'l_forearm',
@@ -22,7 +23,6 @@ PRIMS = ['head', 'long_hair', 'neck', 'torso', 'r_upper_arm', 'r_forearm', 'r_ha
 LABELS = ['background', 'hair', 'face', 'neck', 'torso', 'r_upper_arm', 'r_forearm', 'r_hand', 'l_upper_arm',
           'l_forearm', 'l_hand', 'r_thigh', 'r_shin', 'r_shoe', 'l_thigh', 'l_shin', 'l_shoe', 'skirt']  # part label values
 _PRIM_LABEL = np.array([LABELS.index('face'), LABELS.index('hair')] + [LABELS.index(p) for p in PRIMS[2:]], np.uint8)
-PRESETS = {'market': (128, 64), 'deepfashion': (256, 176)}  # (H, W) of the two datasets
 
 @dataclass
 class Garment:
@@ -546,19 +546,6 @@ def _soften_edges(img, prim):
     return img
 
 # %% ../nbs/02_synthetic.ipynb #b98ae2ce
-def parse_size(size) -> tuple[int, int]:
-    "(H, W) from a tuple, 'HxW' or a preset name ('market' 128x64, 'deepfashion' 256x176)."
-    if isinstance(size, str):
-        txt = size.strip().lower()
-        if txt in PRESETS: return PRESETS[txt]
-        parts = txt.split('x')
-        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-            raise ValueError(f"size must be HxW with two positive integers (e.g. 128x64) or one of {list(PRESETS)}, got {size!r}")
-        size = tuple(int(p) for p in parts)
-    H, W = (int(v) for v in size)
-    if H < 8 or W < 8: raise ValueError(f"size must be at least 8x8 pixels, got {H}x{W}")
-    return H, W
-
 def _to_chw(img: np.ndarray) -> np.ndarray:
     "(H,W,3) in [0,1] -> (3,H,W) float32 in [-1,1], rounded to 8 bits like the PNG files."
     return (np.rint(np.clip(img, 0, 1) * 255).transpose(2, 0, 1) / 127.5 - 1).astype(np.float32)
@@ -744,11 +731,6 @@ def _write_split(out, sp, d, tmp, size):
     _save_npz(out / f'synthetic-truth-{sp}.npz', arrs)
 
 # %% ../nbs/02_synthetic.ipynb #92ba67ee
-def size_arg(text):
-    "argparse type for an image size: parse_size, with its error as an argparse error (shared by every command)."
-    try: return parse_size(text)
-    except ValueError as e: raise argparse.ArgumentTypeError(str(e))
-
 def _int_arg(lo):
     def f(text):
         try: v = int(text)

@@ -611,7 +611,7 @@ def train_parser() -> argparse.ArgumentParser:
                    "--time-budget, --steps1/2, --workers, --device, --ckpt-every; other flags must agree with the run)")
     p.add_argument('--steps1', type=int, help='stage-1 steps'); p.add_argument('--steps2', type=int, help='stage-2 steps')
     p.add_argument('--batch-size', type=int); p.add_argument('--lr', type=float); p.add_argument('--seed', type=int)
-    from structflow.synthetic import size_arg  # the project's one HxW parser
+    from structflow.core import size_arg  # the project's one HxW parser
     p.add_argument('--size', type=size_arg, help='image size HxW (default: the preset\'s)')
     p.add_argument('--parts', choices=['paper', 'whole']); p.add_argument('--no-hdcb', action='store_true'); p.add_argument('--no-pnb', action='store_true')
     p.add_argument('--vgg-weights', help="'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet', a local path, or 'random'")

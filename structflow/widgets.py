@@ -17,7 +17,8 @@ from .core import show_image
 from .pose import JOINTS, MISSING, present, part_masks, show_pose, draw_pose, check_keypoints, write_pose
 from .warp import warp, resize_flow, show_flow, flow_wheel
 from .pnb import show_relation, _cell_box
-from .synthetic import sample_identity, identity_rng, identity_poses, render_pair, parse_size
+from .synthetic import sample_identity, identity_rng, identity_poses, render_pair
+from .core import parse_size
 from .generator import make_inputs
 
 # %% auto #0
