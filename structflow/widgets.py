@@ -76,10 +76,10 @@ def _check_size(G, pair):
 
 @torch.no_grad()
 def pair_outputs(G,  # a structflow Generator
-             pair: dict,  # a pair (see `as_pair`)
-             target_kps=None,  # (18,2) target keypoints to use instead of the pair's
-             relations: bool = False,  # also return the relation maps (models with pnb=True)
-            ) -> dict:
+                 pair: dict,  # a pair (see `as_pair`)
+                 target_kps=None,  # (18,2) target keypoints to use instead of the pair's
+                 relations: bool = False,  # also return the relation maps (models with pnb=True)
+                ) -> dict:
     "Generator outputs for one pair (a batch of one, on the CPU): image, flows, visibility[, relations]."
     _check_size(G, pair)
     dev = next(G.parameters()).device
