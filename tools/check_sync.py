@@ -1,4 +1,4 @@
-"""Fail when `nbdev_export` would change structflow/ (notebooks and library out of sync).
+"""Fail when `nbdev_export` would change structflow/ (notebooks and library out of sync), or `nbdev_clean` the notebooks.
 
 Exports into the working tree, compares with the snapshot taken before, and on a difference
 prints it and exits 1 (the exported files are left in place so `git diff` shows the drift)."""
@@ -23,7 +23,10 @@ with tempfile.TemporaryDirectory() as d:
             diff = difflib.unified_diff((d/'structflow'/p).read_text().splitlines(), (lib/p).read_text().splitlines(),
                                         f'committed/{p}', f'exported/{p}', lineterm='', n=1)
             problems.append(f'{p}: differs from what the notebooks export:\n' + '\n'.join(list(diff)[:40]))
+nbs = {p: p.read_bytes() for p in sorted(Path('nbs').glob('*.ipynb'))}
+subprocess.run(['nbdev_clean'], check=True)  # execution counts and metadata left by running a notebook in place
+problems += [f'{p}: not clean (run `nbdev_clean` or `make clean`, then commit the notebook)' for p, b in nbs.items() if p.read_bytes() != b]
 if problems:
     print('Notebooks and library are out of sync. Edit notebooks, run `make export`, commit both:\n')
     print('\n'.join(problems)); sys.exit(1)
-print('notebooks and library in sync')
+print('notebooks and library in sync, notebooks clean')
