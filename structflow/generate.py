@@ -23,7 +23,8 @@ def person_box(kps,  # (18,2) keypoints in their image's frame
               ) -> tuple[int, int, int, int]:
     "(left, top, width, height) of a box around the person at the given aspect ratio, in whole pixels (may leave the image)."
     p = np.asarray(kps, np.float32)[present(kps)]
-    if len(p) == 0: raise ValueError("no joint: the person cannot be found")
+    if len(p) < 2 or np.ptp(p[:, 1]) < 2:
+        raise ValueError(f"{len(p)} joint(s) spanning {np.ptp(p[:, 1]) if len(p) else 0:.0f} pixels: too few to find the person and frame them")
     (x0, y0), (x1, y1) = p.min(0), p.max(0)
     h = max(y1 - y0, 1.0) * (1 + 2 * margin)
     w = max((x1 - x0) * (1 + 2 * margin), h * aspect)
@@ -68,7 +69,9 @@ def frame_pose(kps, frame, size, where: str = 'pose', how: str = '') -> np.ndarr
     except ValueError as e:
         raise ValueError(f"{e}: the pose is not in the {frame[0]}x{frame[1]} frame {how}; give the size of the image it comes from "
                          f"with --target-size HxW or --target-image IMAGE") from None
-    return to_box(kps, person_box(kps, size[1] / size[0]), size)
+    try: box = person_box(kps, size[1] / size[0])
+    except ValueError as e: raise ValueError(f"{where}: {e}") from None
+    return to_box(kps, box, size)
 
 def target_frame(own, target_image=None, target_size=None, source_size=None) -> tuple[tuple, str]:
     "(frame (H, W) of a target pose, how it was chosen): the file's own size, --target-image, --target-size, else the source's."
@@ -128,7 +131,8 @@ def generate_cli(argv=None) -> int:
         if own is not None and tuple(own) != frame:
             raise ValueError(f"{where}: the pose belongs to a {own[0]}x{own[1]} image, but {sp} is {frame[0]}x{frame[1]}; give the pose of this image")
         check_keypoints(sk, frame, name=f"{where} (the pose of {sp.name})")
-        box = person_box(sk, size[1] / size[0])
+        try: box = person_box(sk, size[1] / size[0])
+        except ValueError as e: raise ValueError(f"{where}: {e}") from None
         src, sk_m = to_tensor(crop_box(img, box, size)), to_box(sk, box, size)
         tks, notes = [], []
         for t in a.target_pose:

@@ -8,8 +8,7 @@ import argparse, os, shutil, sys
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from .data import (HEADER, PAIRS_HEADER, DataError, read_annotations, read_pairs, _scan_annotations, _image_size,
-                             crop_keypoints, CROPS, present, check_split, format_report)
+from .data import HEADER, PAIRS_HEADER, DataError, read_annotations, read_pairs, _scan_annotations, _raise_first, _image_size, CROPS, present
 
 # %% auto #0
 __all__ = ['DF_ANNOTATIONS', 'DF_PAIRS', 'MARKET_FOLDERS', 'inshop_name', 'keypoint_frame', 'inshop_index', 'prepare_deepfashion',
@@ -47,7 +46,7 @@ def _find(folder, names, more=()) -> Path | None:
 def _prepare_split(split, ann, pairs, where, out, prefix, link=False, crop=None) -> dict:
     "Copy (or link / crop) one split's images named in `ann` from `where` (name -> path) into out/split; copy its files."
     kps, lines, problems, _, _ = _scan_annotations(ann)
-    if problems: raise problems[0]
+    _raise_first(problems)  # the first problem, and how many more `structflow data check` would list
     read_pairs(pairs, kps)  # every pair names annotated images
     missing = [n for n in kps if n not in where]
     if missing:
@@ -56,9 +55,14 @@ def _prepare_split(split, ann, pairs, where, out, prefix, link=False, crop=None)
     dst = Path(out) / split; dst.mkdir(parents=True, exist_ok=True)
     for n in kps:
         src, tgt = where[n], dst / n
-        if crop is not None:
+        if crop is not None:  # re-encoded: JPEG at quality 95
             t, l, h, w = crop
-            with Image.open(src) as im: im.crop((l, t, l + w, t + h)).save(tgt, quality=95) if tgt.suffix.lower() in ('.jpg', '.jpeg') else im.crop((l, t, l + w, t + h)).save(tgt)
+            with Image.open(src) as im:
+                if (im.height, im.width) == (h, w): shutil.copyfile(src, tgt); continue  # already in the cropped frame
+                if im.height < t + h or im.width < l + w:
+                    raise DataError(f"image is {im.height}x{im.width}, too small for the {h}x{w} crop at column {l} "
+                                    f"(its keypoints, line {lines[n]} of {Path(ann).name}, are in the cropped frame)", src)
+                im.crop((l, t, l + w, t + h)).save(tgt, **({'quality': 95} if tgt.suffix.lower() in ('.jpg', '.jpeg') else {}))
         elif link:
             if tgt.exists() or tgt.is_symlink(): tgt.unlink()
             tgt.symlink_to(Path(src).resolve())
@@ -100,11 +104,10 @@ def prepare_deepfashion(src,  # the In-shop download: SRC/img/MEN/..., SRC/img/W
             raise FileNotFoundError(f"{ann_dir}: no {'annotation' if ann is None else 'pairs'} file for split {split!r} (looked for "
                                     f"{', '.join(p.format(split) for p in (DF_ANNOTATIONS if ann is None else DF_PAIRS))})")
         frame = keypoint_frame(read_annotations(ann))
-        size = _image_size(next(iter(where.values())))
-        crop = CROPS['deepfashion'] if frame == 'cropped' and size == (256, 256) else None
+        crop = CROPS['deepfashion'] if frame == 'cropped' else None  # every image is checked against the crop as it is written
         res[split] = {**_prepare_split(split, ann, pairs, where, out, 'fashion', link and crop is None, crop),
                       'keypoint_frame': frame, 'annotation': str(ann),
-                      'images_written': f"{crop[2]}x{crop[3]} (cropped to the keypoints' frame)" if crop else f"{size[0]}x{size[1]}"}
+                      'images_written': f"{crop[2]}x{crop[3]} (cropped to the keypoints' frame)" if crop else 'as downloaded'}
         log(f"{split}: {res[split]['images']} images ({res[split]['images_written']}), {res[split]['pairs']} pairs, "
             f"keypoints in the {frame} frame, from {ann.name}")
     return res

@@ -168,3 +168,14 @@ def test_bad_photo_inputs(photo, tmp_path, cli):
     (tmp_path / 'nobody_keypoints.json').write_text(json.dumps({'version': 1.3, 'people': []}))
     rc, _, err = cli(*gen(tmp_path, source_pose=tmp_path / 'nobody_keypoints.json'))
     assert rc == 2 and 'nobody_keypoints.json' in err and 'no person' in err and 'give the pose by hand' in err
+
+def test_prepare_refuses_an_image_too_small_for_the_crop(synth256, tmp_path, cli):
+    src, _ = mock_inshop(synth256, tmp_path / 'inshop', frame='cropped')
+    bad = next((src / 'img').rglob('*.jpg')); Image.new('RGB', (200, 200)).save(bad)
+    rc, _, err = cli('data', 'prepare', 'deepfashion', src, '--out', tmp_path / 'df')
+    assert rc == 2 and str(bad) in err and 'too small for the 256x176 crop' in err
+
+def test_a_pose_too_small_to_frame_the_person(photo, tmp_path, cli):
+    (tmp_path / 'nose.json').write_text(json.dumps({'size': [425, 640], 'keypoints': [[300, 100]] + [[-1, -1]] * 17}))
+    rc, _, err = cli(*gen(tmp_path, source_pose=tmp_path / 'nose.json'))
+    assert rc == 2 and 'nose.json' in err and 'too few to find the person' in err
