@@ -385,8 +385,9 @@ def read_pose_file(spec,  # FILE.json or FILE.json:WHO (COCO: annotation id or i
         data = _read_json(p)
         if isinstance(data, dict) and 'annotations' in data: k, size = coco_keypoints(data, p, name, image_name, threshold)
         elif isinstance(data, dict) and 'keypoints' in data:  # ours (write_pose)
-            k = _missing_below(_joint_array(data['keypoints'], p, "'keypoints'"), threshold) if np.ndim(data['keypoints']) == 2 else None
-            if k is None or k.shape != (N_JOINTS, 2): raise ValueError(f"{p}: 'keypoints' must be 18 [x, y] pairs")
+            arr = _joint_array(data['keypoints'], p, "'keypoints'")
+            if arr.shape != (N_JOINTS, 2): raise ValueError(f"{p}: 'keypoints' must be 18 [x, y] pairs, found an array of shape {arr.shape}")
+            k = _missing_below(arr, threshold)
             s = data.get('size')
             if s is not None:
                 if not (isinstance(s, list) and len(s) == 2 and all(isinstance(v, (int, float)) and v > 0 for v in s)):
