@@ -15,10 +15,7 @@ from PIL import Image
 from .pose import JOINTS, N_JOINTS, MISSING, check_keypoints, present, heatmaps_batch, part_masks, get_parts
 
 # %% auto #0
-__all__ = ['HEADER', 'PAIRS_HEADER', 'PREFIXES', 'CROPS', 'FLIP', 'TRUTH_KEYS', 'IMAGE_EXTS', 'DataError', 'read_annotations',
-           'read_pairs', 'find_split', 'auto_crop', 'crop_keypoints', 'resize_keypoints', 'truth_to_frame', 'Augment',
-           'affine_matrix', 'move_keypoints', 'PairDataset', 'data_frame', 'SplitReport', 'check_split',
-           'format_report', 'data_cli']
+__all__ = ['HEADER', 'PAIRS_HEADER', 'PREFIXES', 'CROPS', 'FLIP', 'TRUTH_KEYS', 'DataError', 'read_annotations', 'read_pairs', 'find_split', 'auto_crop', 'crop_keypoints', 'resize_keypoints', 'truth_to_frame', 'Augment', 'affine_matrix', 'move_keypoints', 'PairDataset', 'data_frame', 'IMAGE_EXTS', 'SplitReport', 'check_split', 'format_report', 'data_cli']
 
 # %% ../nbs/03_data.ipynb #6c5359fc
 HEADER = 'name:keypoints_y:keypoints_x'  # first line of an annotation file
@@ -502,7 +499,7 @@ def data_frame(ds: PairDataset) -> dict:
     "How a dataset's images reach the model: their size, the crop window (None: none) and the model's size."
     return {'images': list(ds.native_size), 'crop': list(ds.crop_box) if ds.crop_box else None, 'size': list(ds.size)}
 
-# %% ../nbs/03_data.ipynb #164ab8e8
+# %% ../nbs/03a_data_check.ipynb #164ab8e8
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')  # files counted as images in an image folder
 
 @dataclass
@@ -584,7 +581,7 @@ def check_split(root,  # dataset folder
         _, problems = _scan_truth(truth_path, pairs, plines, pairs_path, frame); rep.problems += [str(p) for p in problems]
     return rep
 
-# %% ../nbs/03_data.ipynb #6ec44805
+# %% ../nbs/03a_data_check.ipynb #6ec44805
 def format_report(rep: SplitReport) -> str:
     "A split's report as text: files, counts, notes, then every problem."
     c, f = rep.counts, rep.files

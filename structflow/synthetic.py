@@ -13,9 +13,7 @@ from .pose import JOINTS, MISSING
 from .core import IMAGE_SIZES, parse_size, size_arg
 
 # %% auto #0
-__all__ = ['PRIMS', 'LABELS', 'SKIN_TONES', 'HAIR_COLORS', 'POSE_LIMITS', 'VIEWS', 'SQUEEZE_MAX', 'Garment', 'Identity',
-           'sample_identity', 'Pose', 'sample_pose', 'render_person', 'identity_rng', 'pose_rng', 'identity_poses',
-           'render_pair', 'show_pair', 'make_dataset', 'synth_cli']
+__all__ = ['PRIMS', 'LABELS', 'SKIN_TONES', 'HAIR_COLORS', 'POSE_LIMITS', 'VIEWS', 'SQUEEZE_MAX', 'Garment', 'Identity', 'sample_identity', 'Pose', 'sample_pose', 'render_person', 'identity_rng', 'pose_rng', 'identity_poses', 'render_pair', 'show_pair', 'make_dataset', 'synth_cli']
 
 # %% ../nbs/02_synthetic.ipynb #a04cfe90
 PRIMS = ['head', 'long_hair', 'neck', 'torso', 'r_upper_arm', 'r_forearm', 'r_hand', 'l_upper_arm', 'l_forearm',
@@ -623,7 +621,7 @@ def show_pair(d: dict,  # a `render_pair` result (or a dataset item with the sam
     show_image(warp(t['source'][None], t['flow'][None])[0], ax=axs[4], title='source warped')
     return axs
 
-# %% ../nbs/02_synthetic.ipynb #b409ef38
+# %% ../nbs/02a_synthetic_dataset.ipynb #b409ef38
 def _kps_row(name, kps) -> str:
     "One annotation line: name: [y...]: [x...] (integer pixels, -1 missing)."
     k = np.where(kps == MISSING, MISSING, np.rint(kps)).astype(int)
@@ -646,7 +644,7 @@ def _identity_job(job):
                 pairs=[(names[a], names[b]) for a, b in pairs], flow=np.stack(flows).astype(np.float16),
                 vis=np.stack(vis).astype(np.uint8), person=np.stack([r.person for r in rs]), labels=np.stack([r.labels for r in rs]))
 
-# %% ../nbs/02_synthetic.ipynb #47d6e194
+# %% ../nbs/02a_synthetic_dataset.ipynb #47d6e194
 def _save_npz(path, arrays: dict):
     "Write an .npz entry by entry; values are arrays or paths of .npy files (streamed, never loaded whole). Same data, same bytes."
     with zipfile.ZipFile(path, 'w', allowZip64=True) as zf:
@@ -670,7 +668,7 @@ def _check_count(name, v, lo):
     if isinstance(v, bool) or int(v) != v or v < lo: raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
     return int(v)
 
-# %% ../nbs/02_synthetic.ipynb #d24f86ce
+# %% ../nbs/02a_synthetic_dataset.ipynb #d24f86ce
 def make_dataset(out,  # output folder (created if needed; files of the same name are overwritten)
                  size=(128, 64),  # (H, W), 'HxW' or a preset name ('market', 'deepfashion')
                  identities: int = 100,  # number of people
@@ -730,7 +728,7 @@ def _write_split(out, sp, d, tmp, size):
         arrs[k] = tmp / f'{sp}-{k}.npy' if tmp is not None else np.zeros(shp, np.float16 if k == 'flow' else np.uint8)
     _save_npz(out / f'synthetic-truth-{sp}.npz', arrs)
 
-# %% ../nbs/02_synthetic.ipynb #92ba67ee
+# %% ../nbs/02a_synthetic_dataset.ipynb #92ba67ee
 def _int_arg(lo):
     def f(text):
         try: v = int(text)
@@ -745,7 +743,7 @@ def _fraction_arg(text):
     if not 0 <= v < 1: raise argparse.ArgumentTypeError(f"must be in [0, 1), got {v}")
     return v
 
-# %% ../nbs/02_synthetic.ipynb #ce1dab75
+# %% ../nbs/02a_synthetic_dataset.ipynb #ce1dab75
 def synth_cli(argv: list[str] | None = None) -> int:
     "`structflow synth`: render a synthetic dataset with ground-truth flow and visibility; returns the exit code."
     p = argparse.ArgumentParser(prog='structflow synth', description='Render synthetic people in pairs of poses, with the '
