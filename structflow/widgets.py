@@ -22,8 +22,7 @@ from .core import parse_size
 from .generator import make_inputs
 
 # %% auto #0
-__all__ = ['as_pair', 'synthetic_pairs', 'load_samples', 'pair_outputs', 'ExplorerFigure', 'Explorer', 'part_view', 'flow_error',
-           'FlowExplorer', 'RelationMapExplorer', 'PoseEditor', 'PoseMarker']
+__all__ = ['as_pair', 'synthetic_pairs', 'load_samples', 'pair_outputs', 'ExplorerFigure', 'Explorer', 'part_view', 'flow_error', 'FlowExplorer', 'RelationMapExplorer', 'PoseEditor', 'PoseMarker']
 
 # %% ../nbs/12_explore.ipynb #6c889b3f
 def _tensor(v):
@@ -456,7 +455,7 @@ class PoseEditor(PoseEditor):
                           f"({self.keypoints[self.joint][0]:.0f}, {self.keypoints[self.joint][1]:.0f})", fontsize=9)
         return self.fig
 
-# %% ../nbs/12_explore.ipynb #a1fbb022
+# %% ../nbs/12a_pose_marker.ipynb #a1fbb022
 class PoseMarker:
     "Mark the 18 joints of a person on a photo by clicking (or with `click(x, y)`), and save the pose with the photo's size."
     def __init__(self, image,  # the photo: a path, a PIL image or a uint8 array (H,W,3)
