@@ -22,7 +22,8 @@ from .pnb import PyramidNonLocal
 # %% auto #0
 __all__ = ['OURS', 'PRESETS', 'ModelConfig', 'get_config', 'make_inputs', 'example_pose_at', 'Encoder', 'PoseEncoder',
            'LocalWarping', 'GlobalFusion', 'Decoder', 'Generator', 'ResBlockDown', 'Discriminator', 'build_generator',
-           'build_discriminator', 'model_summary', 'flops_per_image', 'preset_table']
+           'build_discriminator', 'architecture_shapes', 'show_architecture', 'model_summary', 'flops_per_image',
+           'preset_table']
 
 # %% ../nbs/08_generator.ipynb #49c400a1
 @dataclass
@@ -312,6 +313,54 @@ def build_discriminator(preset='tiny', **overrides) -> Discriminator:
     "The discriminator of a preset."
     cfg = get_config(preset, **overrides)
     return Discriminator(cfg.d_ch, cfg.d_layers, cfg.max_ch)
+
+# %% ../nbs/08_generator.ipynb #e69a3282
+def architecture_shapes(G: Generator,  # the generator
+                        batch: dict,  # a batch to run
+                       ) -> dict:
+    "The tensors of the paper's Figure 2 for one batch, by forward hooks: name -> shape (at the coarsest flow level)."
+    l, s, hooks = max(G.levels), {}, []
+    def grab(name, pick):
+        def hook(mod, i, o): s.setdefault(name, pick(o))  # the first call: the image encoder also sees the background
+        return hook
+    net = G.flow.nets[next(iter(G.parts))]  # the first part's flow network (they all have the same outputs)
+    mods = {'W': (net, lambda o: o[0][-1]), 'V': (net, lambda o: o[1][-1]),
+            'F_s^local': (G.image_enc, lambda o: o[l]), 'F_pose': (G.pose_enc, lambda o: o[l]),
+            'F_warp^local': (G.warping[str(l)], lambda o: o), 'F_fusion': (G.fusion[str(l)].fuse, lambda o: o),
+            'I_t': (G.decoder, lambda o: o[0] if isinstance(o, tuple) else o)}
+    if getattr(G.fusion[str(l)], 'pnb', None) is not None: mods['F_global'] = (G.fusion[str(l)].pnb, lambda o: o[0] if isinstance(o, tuple) else o)
+    for name, (m, pick) in mods.items(): hooks.append(m.register_forward_hook(grab(name, pick)))
+    try:
+        with torch.no_grad(): G(batch)
+    finally:
+        for h in hooks: h.remove()
+    B, P = batch['source'].shape[0], len(G.parts)
+    fp = s.pop('F_pose')
+    return {'I_s': tuple(batch['source'].shape), 'P_s, P_t': tuple(batch['source_pose'].shape), 'part masks': tuple(batch['source_parts'].shape),
+            **{k: tuple(v.shape) for k, v in s.items()}, 'F_pose^local': tuple(fp[:B * P].shape), 'F_pose^global': tuple(fp[B * P:].shape)}
+
+def show_architecture(G: Generator, batch: dict, ax=None):
+    "The paper's Figure 2 as a block diagram, each arrow labelled with the shape it carries in `G` for `batch`."
+    import matplotlib.pyplot as plt
+    s = {k: '×'.join(map(str, v)) for k, v in architecture_shapes(G, batch).items()}
+    if ax is None: _, ax = plt.subplots(figsize=(13, 4.2))
+    P = len(G.parts)
+    boxes = {  # name: (x, y, text)
+        'in': (0.06, 0.5, f"source $I_s$\n{s['I_s']}\nposes $P_s, P_t$\n{s['P_s, P_t']}"),
+        'dec': (0.23, 0.84, f"pose decomposition\n{P} parts: {', '.join(G.parts)}\nmasks {s['part masks']}"),
+        'flow': (0.23, 0.18, f"$G^{{local}}_{{flow}}$ x{P} (eq. 1)\n$W$ {s['W']}\n$V$ {s['V']} (per part)"),
+        'enc': (0.42, 0.84, f"encoders\n$F^{{local}}_s$ {s['F_s^local']}\n$F^{{local}}_{{pose}}$ {s['F_pose^local']}"),
+        'warp': (0.42, 0.18, f"local warping (eqs. 2, 3)\n+ HDCB (eqs. 4, 5)\n$F^{{local}}_{{warp}}$ {s['F_warp^local']}"),
+        'fuse': (0.62, 0.5, f"global fusion (eq. 6)\nwith $F^{{global}}_{{pose}}$ {s['F_pose^global']}\n$F_{{fusion}}$ {s['F_fusion']}"),
+        'pnb': (0.80, 0.5, f"pyramid non-local (eq. 7)\n$F_{{global}}$ {s.get('F_global', '(off)')}"),
+        'out': (0.95, 0.5, f"decoder (eq. 8)\n$\\hat I_t$\n{s['I_t']}")}
+    for x, y, t in boxes.values():
+        ax.text(x, y, t, ha='center', va='center', fontsize=8, bbox=dict(boxstyle='round,pad=0.4', fc='#eef3fb', ec='#4a6fa5'))
+    for a, b in [('in', 'dec'), ('in', 'flow'), ('dec', 'enc'), ('flow', 'warp'), ('enc', 'warp'), ('warp', 'fuse'), ('enc', 'fuse'), ('fuse', 'pnb'), ('pnb', 'out')]:
+        (x0, y0, _), (x1, y1, _) = boxes[a], boxes[b]
+        ax.annotate('', (x1, y1), (x0, y0), arrowprops=dict(arrowstyle='->', color='#888', shrinkA=38, shrinkB=38))
+    ax.set_xlim(-0.02, 1.04); ax.set_ylim(0, 1); ax.axis('off')
+    return ax
 
 # %% ../nbs/08_generator.ipynb #b51ed58b
 def model_summary(G: Generator,  # the generator

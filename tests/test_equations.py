@@ -1,0 +1,38 @@
+"""The table of the paper's equations in nbs/index.ipynb points at code that exists and at notebooks that picture and test each equation."""
+import importlib, json, re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def equation_rows():
+    nb = json.loads((ROOT / 'nbs' / 'index.ipynb').read_text())
+    text = next(''.join(c['source']) for c in nb['cells'] if "## The paper's equations in the code" in ''.join(c['source']))
+    rows = [l.split(' | ') for l in text.splitlines() if re.match(r'\| \d+ \|', l)]
+    return {int(r[0].strip('| ')): (re.findall(r'`([\w.]+)`', r[2]), re.findall(r'\(nbs/([\w.]+\.ipynb)\)', r[3])) for r in rows}
+
+def mentions(src: str, n: int) -> bool:
+    "Does the text speak of equation n ('eq. 3', 'eqs. 2, 3, 5', 'eqs. 1-3')?"
+    for m in re.finditer(r'eqs?\.\s*(\d+(?:\s*(?:,|-|–|and)\s*\d+)*)', src, re.I):
+        for part in re.split(r'\s*(?:,|and)\s*', m.group(1)):
+            ends = [int(x) for x in re.split(r'\s*[-–]\s*', part)]
+            if ends[0] <= n <= ends[-1]: return True
+    return False
+
+def test_every_equation_has_a_home():
+    rows = equation_rows()
+    assert sorted(rows) == list(range(1, 15))
+    for n, (names, notebooks) in rows.items():
+        assert names and notebooks, n
+        for name in names:
+            mod, attr = name.rsplit('.', 1)
+            assert hasattr(importlib.import_module(f'structflow.{mod}'), attr), f'eq. {n}: structflow.{name} does not exist'
+        for nbname in notebooks:
+            cells = [''.join(c['source']) for c in json.loads((ROOT / 'nbs' / nbname).read_text())['cells']]
+            assert any(mentions(c, n) for c in cells), f'eq. {n}: {nbname} never names it'
+            code = [c for c in cells if not c.lstrip().startswith('#| export')]
+            assert any(re.search(r'\bplt\.|\bshow_\w+\(|imshow', c) for c in code), f'{nbname}: no picture'
+            assert any(re.search(r'\btest_(eq|close|fail|ne)\(|\bassert\b', c) for c in code), f'{nbname}: no test'
+
+def test_mentions():
+    assert mentions('eqs. 2, 3, 5', 3) and mentions('eqs. 1-3', 2) and mentions('Eq. 10 pictured', 10)
+    assert not mentions('eq. 10', 1) and not mentions('eqs. 2, 3', 5)
