@@ -20,10 +20,7 @@ from .hdcb import HybridDilatedConv
 from .pnb import PyramidNonLocal
 
 # %% auto #0
-__all__ = ['OURS', 'PRESETS', 'ModelConfig', 'get_config', 'make_inputs', 'example_pose_at', 'Encoder', 'PoseEncoder',
-           'LocalWarping', 'GlobalFusion', 'Decoder', 'Generator', 'ResBlockDown', 'Discriminator', 'build_generator',
-           'build_discriminator', 'architecture_shapes', 'show_architecture', 'model_summary', 'flops_per_image',
-           'preset_table']
+__all__ = ['OURS', 'PRESETS', 'ModelConfig', 'get_config', 'make_inputs', 'example_pose_at', 'Encoder', 'PoseEncoder', 'LocalWarping', 'GlobalFusion', 'Decoder', 'Generator', 'ResBlockDown', 'Discriminator', 'build_generator', 'build_discriminator', 'architecture_shapes', 'show_architecture', 'model_summary', 'flops_per_image', 'preset_table']
 
 # %% ../nbs/08_generator.ipynb #49c400a1
 @dataclass
@@ -362,7 +359,7 @@ def show_architecture(G: Generator, batch: dict, ax=None):
     ax.set_xlim(-0.02, 1.04); ax.set_ylim(0, 1); ax.axis('off')
     return ax
 
-# %% ../nbs/08_generator.ipynb #b51ed58b
+# %% ../nbs/08a_generator_checks.ipynb #b51ed58b
 def model_summary(G: Generator,  # the generator
                   batch: dict,  # a batch to run
                  ) -> list:
@@ -389,7 +386,7 @@ def flops_per_image(G: Generator, batch: dict) -> int:
     with torch.no_grad(), FlopCounterMode(display=False) as fc: G(batch)
     return fc.get_total_flops() // batch['source'].shape[0]
 
-# %% ../nbs/08_generator.ipynb #cb790d46
+# %% ../nbs/08a_generator_checks.ipynb #cb790d46
 def preset_table(presets=('tiny', 'demo', 'market', 'deepfashion')) -> list:
     "Parameters and forward GFLOPs per image of each preset's generator and discriminator."
     rows = []

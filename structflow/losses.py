@@ -14,85 +14,7 @@ import torch.nn.functional as F
 from .warp import sampling_correctness_loss, local_affine_regularizer, max_similarity
 
 # %% auto #0
-__all__ = ['VGG19_URL', 'VGG19_LAYERS', 'PERCEPTUAL_LAYERS', 'STYLE_LAYERS', 'GAN_KINDS', 'SAM_LAYERS', 'SAM_LAYERS_RANDOM',
-           'LOSS_PRESETS', 'PretrainedWeightsUnavailable', 'hub_checkpoint', 'online', 'offline', 'load_weights_file',
-           'fetch_pretrained', 'vgg19_features_module', 'load_vgg19', 'VGG19Features', 'l1_loss', 'PerceptualLoss',
-           'gram_matrix', 'StyleLoss', 'gan_loss', 'discriminator_loss', 'flow_levels', 'SamplingCorrectnessLoss',
-           'LossWeights', 'GeneratorLoss']
-
-# %% ../nbs/09_losses.ipynb #9168e005
-class PretrainedWeightsUnavailable(RuntimeError):
-    "Pretrained weights were asked for but are neither cached, nor given as a file, nor downloadable."
-
-def hub_checkpoint(url: str,  # download address of a torchvision / torch.hub weights file
-                   hub_dir=None,  # torch hub folder (default: torch.hub.get_dir(), i.e. $TORCH_HOME/hub)
-                  ) -> Path:
-    "Where torch.hub keeps (or would keep) the file downloaded from `url`."
-    return Path(hub_dir or torch.hub.get_dir()) / 'checkpoints' / os.path.basename(urlparse(url).path)
-
-@functools.lru_cache(maxsize=None)
-def _reachable(host: str, timeout: float) -> bool:
-    try: socket.create_connection((host, 443), timeout=timeout).close(); return True
-    except OSError: return False
-
-def online(url: str,  # a download address
-           timeout: float = 3.0,  # seconds to wait for the server
-          ) -> bool:
-    "Whether the server of `url` answers (asked once per server and process); `STRUCTFLOW_OFFLINE=1` says no without asking."
-    if os.environ.get('STRUCTFLOW_OFFLINE', '') not in ('', '0'): return False
-    return _reachable(urlparse(url).hostname or '', timeout)
-
-@contextlib.contextmanager
-def offline():
-    "Within this block, weights='auto' behaves as on a machine without internet (STRUCTFLOW_OFFLINE=1): no download starts."
-    old = os.environ.get('STRUCTFLOW_OFFLINE'); os.environ['STRUCTFLOW_OFFLINE'] = '1'
-    try: yield
-    finally:
-        if old is None: os.environ.pop('STRUCTFLOW_OFFLINE', None)
-        else: os.environ['STRUCTFLOW_OFFLINE'] = old
-
-def load_weights_file(path) -> dict:
-    "A state dict from a local file (errors name the file)."
-    p = Path(path).expanduser()
-    if not p.is_file(): raise FileNotFoundError(f"weights file {p} does not exist (weights must be 'auto', 'imagenet', 'random' or a path)")
-    try: sd = torch.load(p, map_location='cpu', weights_only=True)
-    except Exception as e: raise ValueError(f"{p}: cannot read a torch state dict ({e})") from e
-    if isinstance(sd, dict) and isinstance(sd.get('state_dict'), dict): sd = sd['state_dict']
-    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise ValueError(f"{p}: expected a state dict (name -> tensor), got {type(sd).__name__}")
-    return sd
-
-# %% ../nbs/09_losses.ipynb #06cc90ab
-def fetch_pretrained(name: str,  # what the weights are for, in messages ('VGG19', 'AlexNet (LPIPS)')
-                     url: str,  # torchvision / torch.hub download address
-                     weights='auto',  # 'auto' | 'cache' | 'imagenet' | 'random' | path
-                     hub_dir=None,  # torch hub folder (default torch.hub.get_dir())
-                     allow_random: bool = True,  # False for metrics: never a number from random weights
-                     progress: bool = False,  # show the download progress bar
-                    ) -> tuple[dict | None, dict]:
-    "(state dict, or None for random initialisation; info dict to record) following the weights policy."
-    if weights is None: weights = 'auto'
-    if weights == 'random':
-        if not allow_random: raise ValueError(f"{name}: random weights are not allowed here")
-        return None, {'weights': 'random', 'source': 'random initialisation (explicit opt-in)', 'pretrained': False}
-    if weights not in ('auto', 'cache', 'imagenet'):  # a local file
-        return load_weights_file(weights), {'weights': str(weights), 'source': str(Path(weights).expanduser().resolve()), 'pretrained': True}
-    cached = hub_checkpoint(url, hub_dir)
-    if cached.is_file(): return load_weights_file(cached), {'weights': 'imagenet', 'source': str(cached), 'pretrained': True}
-    fname = os.path.basename(cached)
-    ways = f"give a local copy of {fname} (weights='/path/to/{fname}'), or put it into {cached.parent}"
-    ways += ", or opt in to random initialisation with weights='random'" if allow_random else ''
-    if weights == 'cache':
-        raise PretrainedWeightsUnavailable(f"{name}: pretrained weights are not in the torch hub cache ({cached}) and "
-                                           f"weights='cache' does not download. Either {ways}; weights='auto' downloads them when online.")
-    if weights == 'auto' and not online(url):
-        raise PretrainedWeightsUnavailable(f"{name}: pretrained weights are not in the torch hub cache ({cached}) and this machine "
-                                           f"cannot reach {urlparse(url).hostname} to download them. Either {ways}.")
-    if weights == 'auto': progress = True  # a download the user did not ask for by name: show it
-    try: sd = torch.hub.load_state_dict_from_url(url, model_dir=str(cached.parent), map_location='cpu', progress=progress, check_hash=True)
-    except Exception as e:
-        raise PretrainedWeightsUnavailable(f"{name}: downloading {url} failed ({e}). Either {ways}.") from e
-    return sd, {'weights': 'imagenet', 'source': url, 'pretrained': True}
+__all__ = ['VGG19_URL', 'VGG19_LAYERS', 'PERCEPTUAL_LAYERS', 'STYLE_LAYERS', 'GAN_KINDS', 'SAM_LAYERS', 'SAM_LAYERS_RANDOM', 'LOSS_PRESETS', 'vgg19_features_module', 'load_vgg19', 'VGG19Features', 'l1_loss', 'PerceptualLoss', 'gram_matrix', 'StyleLoss', 'gan_loss', 'discriminator_loss', 'flow_levels', 'SamplingCorrectnessLoss', 'LossWeights', 'GeneratorLoss', 'PretrainedWeightsUnavailable', 'hub_checkpoint', 'online', 'offline', 'load_weights_file', 'fetch_pretrained']
 
 # %% ../nbs/09_losses.ipynb #f06f8dca
 VGG19_URL = 'https://download.pytorch.org/models/vgg19-dcbb9e9d.pth'  # torchvision's IMAGENET1K_V1
@@ -369,3 +291,77 @@ def _generator_loss(self, target: torch.Tensor,  # ground-truth target images (B
     return out
 
 GeneratorLoss.forward = _generator_loss
+
+# %% ../nbs/09a_pretrained_weights.ipynb #9168e005
+class PretrainedWeightsUnavailable(RuntimeError):
+    "Pretrained weights were asked for but are neither cached, nor given as a file, nor downloadable."
+
+def hub_checkpoint(url: str,  # download address of a torchvision / torch.hub weights file
+                   hub_dir=None,  # torch hub folder (default: torch.hub.get_dir(), i.e. $TORCH_HOME/hub)
+                  ) -> Path:
+    "Where torch.hub keeps (or would keep) the file downloaded from `url`."
+    return Path(hub_dir or torch.hub.get_dir()) / 'checkpoints' / os.path.basename(urlparse(url).path)
+
+@functools.lru_cache(maxsize=None)
+def _reachable(host: str, timeout: float) -> bool:
+    try: socket.create_connection((host, 443), timeout=timeout).close(); return True
+    except OSError: return False
+
+def online(url: str,  # a download address
+           timeout: float = 3.0,  # seconds to wait for the server
+          ) -> bool:
+    "Whether the server of `url` answers (asked once per server and process); `STRUCTFLOW_OFFLINE=1` says no without asking."
+    if os.environ.get('STRUCTFLOW_OFFLINE', '') not in ('', '0'): return False
+    return _reachable(urlparse(url).hostname or '', timeout)
+
+@contextlib.contextmanager
+def offline():
+    "Within this block, weights='auto' behaves as on a machine without internet (STRUCTFLOW_OFFLINE=1): no download starts."
+    old = os.environ.get('STRUCTFLOW_OFFLINE'); os.environ['STRUCTFLOW_OFFLINE'] = '1'
+    try: yield
+    finally:
+        if old is None: os.environ.pop('STRUCTFLOW_OFFLINE', None)
+        else: os.environ['STRUCTFLOW_OFFLINE'] = old
+
+def load_weights_file(path) -> dict:
+    "A state dict from a local file (errors name the file)."
+    p = Path(path).expanduser()
+    if not p.is_file(): raise FileNotFoundError(f"weights file {p} does not exist (weights must be 'auto', 'imagenet', 'random' or a path)")
+    try: sd = torch.load(p, map_location='cpu', weights_only=True)
+    except Exception as e: raise ValueError(f"{p}: cannot read a torch state dict ({e})") from e
+    if isinstance(sd, dict) and isinstance(sd.get('state_dict'), dict): sd = sd['state_dict']
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ValueError(f"{p}: expected a state dict (name -> tensor), got {type(sd).__name__}")
+    return sd
+
+# %% ../nbs/09a_pretrained_weights.ipynb #06cc90ab
+def fetch_pretrained(name: str,  # what the weights are for, in messages ('VGG19', 'AlexNet (LPIPS)')
+                     url: str,  # torchvision / torch.hub download address
+                     weights='auto',  # 'auto' | 'cache' | 'imagenet' | 'random' | path
+                     hub_dir=None,  # torch hub folder (default torch.hub.get_dir())
+                     allow_random: bool = True,  # False for metrics: never a number from random weights
+                     progress: bool = False,  # show the download progress bar
+                    ) -> tuple[dict | None, dict]:
+    "(state dict, or None for random initialisation; info dict to record) following the weights policy."
+    if weights is None: weights = 'auto'
+    if weights == 'random':
+        if not allow_random: raise ValueError(f"{name}: random weights are not allowed here")
+        return None, {'weights': 'random', 'source': 'random initialisation (explicit opt-in)', 'pretrained': False}
+    if weights not in ('auto', 'cache', 'imagenet'):  # a local file
+        return load_weights_file(weights), {'weights': str(weights), 'source': str(Path(weights).expanduser().resolve()), 'pretrained': True}
+    cached = hub_checkpoint(url, hub_dir)
+    if cached.is_file(): return load_weights_file(cached), {'weights': 'imagenet', 'source': str(cached), 'pretrained': True}
+    fname = os.path.basename(cached)
+    ways = f"give a local copy of {fname} (weights='/path/to/{fname}'), or put it into {cached.parent}"
+    ways += ", or opt in to random initialisation with weights='random'" if allow_random else ''
+    if weights == 'cache':
+        raise PretrainedWeightsUnavailable(f"{name}: pretrained weights are not in the torch hub cache ({cached}) and "
+                                           f"weights='cache' does not download. Either {ways}; weights='auto' downloads them when online.")
+    if weights == 'auto' and not online(url):
+        raise PretrainedWeightsUnavailable(f"{name}: pretrained weights are not in the torch hub cache ({cached}) and this machine "
+                                           f"cannot reach {urlparse(url).hostname} to download them. Either {ways}.")
+    if weights == 'auto': progress = True  # a download the user did not ask for by name: show it
+    try: sd = torch.hub.load_state_dict_from_url(url, model_dir=str(cached.parent), map_location='cpu', progress=progress, check_hash=True)
+    except Exception as e:
+        raise PretrainedWeightsUnavailable(f"{name}: downloading {url} failed ({e}). Either {ways}.") from e
+    return sd, {'weights': 'imagenet', 'source': url, 'pretrained': True}

@@ -13,10 +13,7 @@ from .pose import LIMBS, MISSING, check_keypoints
 from .warp import resize_flow
 
 # %% auto #0
-__all__ = ['ALEXNET_URL', 'FID_WEIGHTS_URL', 'MASK_LIMBS', 'BINS', 'to_pixels', 'ssim', 'psnr', 'MetricUnavailable', 'LPIPS',
-           'frechet_distance', 'feature_statistics', 'FID', 'pose_mask', 'apply_mask', 'l1_score', 'image_metrics',
-           'masked_metrics', 'flow_epe', 'flow_epe_parts', 'visibility_iou', 'composite', 'evaluate', 'metrics_table',
-           'pairs_grid', 'image_saver', 'default_eval_dir', 'eval_cli']
+__all__ = ['ALEXNET_URL', 'FID_WEIGHTS_URL', 'MASK_LIMBS', 'to_pixels', 'ssim', 'psnr', 'MetricUnavailable', 'LPIPS', 'frechet_distance', 'feature_statistics', 'FID', 'pose_mask', 'apply_mask', 'l1_score', 'image_metrics', 'masked_metrics', 'flow_epe', 'flow_epe_parts', 'visibility_iou', 'BINS', 'composite', 'evaluate', 'metrics_table', 'pairs_grid', 'image_saver', 'default_eval_dir', 'eval_cli']
 
 # %% ../nbs/11_metrics.ipynb #27d94d41
 def to_pixels(x: torch.Tensor,  # images (B,3,H,W) in [-1,1]
@@ -321,7 +318,7 @@ def visibility_iou(pred_vis: torch.Tensor,  # predicted visibility (B,1,h,w) in 
     inter, union = (p & t & m).sum((1, 2, 3)).float(), ((p | t) & m).sum((1, 2, 3)).float()
     return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
 
-# %% ../nbs/11_metrics.ipynb #22a8b96a
+# %% ../nbs/11a_evaluate.ipynb #22a8b96a
 BINS = {'small': (0.0, 0.05), 'medium': (0.05, 0.15), 'large': (0.15, float('inf'))}  # pose discrepancy / image height
 
 def composite(values: dict,  # part -> (B,C,h,w) (a flow or a visibility map at one level)
@@ -417,7 +414,7 @@ def _summarise(rows: list) -> dict:
         out.setdefault(method, {})[name] = float(vals.mean()) if len(vals) else float('nan')
     return out
 
-# %% ../nbs/11_metrics.ipynb #c74242f4
+# %% ../nbs/11a_evaluate.ipynb #c74242f4
 _BETTER = {'ssim': '↑', 'psnr': '↑', 'l1': '↓', 'lpips': '↓', 'fid': '↓', 'mask_ssim': '↑', 'mask_psnr': '↑', 'mask_l1': '↓',
            'mask_lpips': '↓', 'body_l1': '↓', 'epe': '↓', 'vis_iou': '↑'}
 
@@ -444,7 +441,7 @@ def metrics_table(res: dict,  # result of `evaluate`
     if res['bins'].get('undefined', {}).get('n_pairs'): notes.append(f"{res['bins']['undefined']['n_pairs']} pairs share no joint: no discrepancy, counted only in 'all'")
     return '\n\n'.join(parts + ['- ' + '\n- '.join(notes)]) + '\n'
 
-# %% ../nbs/11_metrics.ipynb #18a51a44
+# %% ../nbs/11a_evaluate.ipynb #18a51a44
 def _eval_parser():
     import argparse
     p = argparse.ArgumentParser(prog='structflow eval', description='Evaluate a checkpoint on a dataset split.')
