@@ -11,9 +11,7 @@ import torch
 from PIL import Image
 
 # %% auto #0
-__all__ = ['IN_TEST', 'SAMPLES', 'IMAGE_SIZES', 'set_seed', 'get_device', 'to_tensor', 'to_uint8', 'to_pil', 'show_image',
-           'get_grid', 'show_images', 'parse_size', 'size_arg', 'norm_layer', 'conv_block', 'progress', 'count_params',
-           'OutputError', 'check_output', 'FolderBusy', 'FolderLock']
+__all__ = ['IN_TEST', 'SAMPLES', 'IMAGE_SIZES', 'set_seed', 'get_device', 'to_tensor', 'to_uint8', 'to_pil', 'show_image', 'get_grid', 'show_images', 'parse_size', 'size_arg', 'norm_layer', 'conv_block', 'count_params', 'progress', 'OutputError', 'check_output', 'FolderBusy', 'FolderLock']
 
 # %% ../nbs/00_core.ipynb #da2f47f3
 IN_TEST = bool(os.environ.get('IN_TEST'))  # True while nbdev_test runs the notebooks
@@ -169,7 +167,12 @@ def conv_block(cin: int, cout: int, stride: int = 1, norm: str | None = 'instanc
     "3x3 convolution -> norm -> LeakyReLU(0.2); the convolution has a bias only without a norm (a norm would cancel it)."
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=norm in (None, 'none')), norm_layer(norm, cout), nn.LeakyReLU(0.2))
 
-# %% ../nbs/00_core.ipynb #1c1a415b
+# %% ../nbs/00_core.ipynb #3bf39d4d
+def count_params(module: torch.nn.Module, trainable_only: bool = True) -> int:
+    "Number of (trainable) parameters of a module."
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+# %% ../nbs/00a_core_runs.ipynb #1c1a415b
 class _Quiet:
     "A silent stand-in for a tqdm bar: iterates and counts, ignores the rest."
     def __init__(self, iterable=None, total=None, initial=0, **kw): self.iterable, self.total, self.n = iterable, total, initial
@@ -183,12 +186,7 @@ def progress(iterable=None, **kwargs):
     except ImportError: return _Quiet(iterable, **kwargs)
     return tqdm(iterable, **kwargs)
 
-# %% ../nbs/00_core.ipynb #3bf39d4d
-def count_params(module: torch.nn.Module, trainable_only: bool = True) -> int:
-    "Number of (trainable) parameters of a module."
-    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
-
-# %% ../nbs/00_core.ipynb #5a9c55a7
+# %% ../nbs/00a_core_runs.ipynb #5a9c55a7
 class OutputError(ValueError):
     "An output path that cannot be written; the message names the path."
 
