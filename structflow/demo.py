@@ -16,7 +16,8 @@ from .warp import show_flow, resize_flow, warp
 from .pnb import show_relation
 from .generator import make_inputs
 from .data import PairDataset
-from .train import get_train_config, train, load_model, ensure_synthetic, write_json, machine_info, load_pretrained, available_pretrained
+from .train import get_train_config, train, ensure_synthetic
+from .checkpoint import load_model, write_json, machine_info, load_pretrained, available_pretrained
 from .metrics import evaluate, metrics_table
 
 # %% auto #0

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from .data import PairDataset
 from .metrics import composite, flow_epe, evaluate
-from .train import Trainer, train, get_train_config, ensure_synthetic, write_json, machine_info
+from .train import Trainer, train, get_train_config, ensure_synthetic
+from .checkpoint import write_json, machine_info
 
 # %% auto #0
 __all__ = ['VARIANTS', 'STAGE2', 'heldout_epe', 'stage1_curve', 'run_study', 'study_cli', 'curves']
@@ -94,7 +95,7 @@ def _job(kind, name, seed, data, work, steps, every, steps2, eval_pairs, threads
     cfg = get_train_config('demo', data=str(data), seed=seed, steps1=n1, steps2=sum(steps2) - n1, time_budget=None,
                            num_workers=0, allow_random_vgg=True, model=STAGE2[name][1])
     t0 = time.time(); s = train(cfg, out, quiet=True)
-    from structflow.train import load_model
+    from structflow.checkpoint import load_model
     G, _ = load_model(out / 'model.pt'); G1, _ = load_model(out / 'stage1.pt')
     test = PairDataset(data, 'test', size=G.cfg.size, parts=G.cfg.parts)
     res = evaluate(G, test, max_pairs=eval_pairs, progress=False)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 import structflow
-from structflow.train import load_pretrained, available_pretrained
+from structflow.checkpoint import load_pretrained, available_pretrained
 
 def test_shipped_models_load_and_run():
     assert {'synthetic-128x64', 'synthetic-256x176'} <= set(available_pretrained())

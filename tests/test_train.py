@@ -10,7 +10,8 @@ import io, os, sys, json, time, random, signal, subprocess
 from pathlib import Path
 import pytest
 import torch
-from structflow.train import get_train_config, train, train_cli, atomic_save, read_checkpoint, load_model
+from structflow.train import get_train_config, train, train_cli
+from structflow.checkpoint import atomic_save, read_checkpoint, load_model
 from structflow.generator import get_config
 
 SIZE, STEPS1, STEPS2, BATCH = (64, 32), 6, 6, 4

@@ -64,7 +64,7 @@ def test_relation_and_pose_from_run(tiny_run):
 def test_dataset_items_work(tiny_run):
     "PairDataset items (tensors, extra keys) are pairs as they are."
     from structflow.data import PairDataset
-    from structflow.train import load_model
+    from structflow.checkpoint import load_model
     G, _ = load_model(tiny_run)
     ds = PairDataset(tiny_run / 'data', 'test', size=(64, 32))
     fx = FlowExplorer(G, [ds[0], ds[1]])

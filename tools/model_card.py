@@ -8,7 +8,7 @@ steps and time (`tools/ship_model.py` stores them) and its `structflow eval` res
 import argparse, sys
 from pathlib import Path
 import structflow
-from structflow.train import load_pretrained, available_pretrained
+from structflow.checkpoint import load_pretrained, available_pretrained
 from structflow.metrics import metrics_table
 
 CARD = Path(structflow.__file__).parent / 'pretrained' / 'README.md'

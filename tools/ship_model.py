@@ -9,7 +9,7 @@ from pathlib import Path
 
 def pack_model(run, ev, out, command=None, data_command=None) -> Path:
     "Write the shipped model file `out` from run folder `run` and eval folder `ev`."
-    from structflow.train import read_checkpoint, atomic_save
+    from structflow.checkpoint import read_checkpoint, atomic_save
     run, ev = Path(run), Path(ev)
     ck = read_checkpoint(run / 'model.pt')
     ck['generator'] = {k: v.half() if v.is_floating_point() else v for k, v in ck['generator'].items()}
