@@ -13,11 +13,7 @@ from PIL import Image, ImageDraw
 from .core import show_image, get_grid
 
 # %% auto #0
-__all__ = ['JOINTS', 'N_JOINTS', 'MISSING', 'LIMBS', 'COLORS', 'EXAMPLE_POSE', 'EXAMPLE_SIZE', 'PARTS', 'WHOLE', 'TORSO_QUAD',
-           'COCO17', 'BODY25_TO_18', 'check_keypoints', 'present', 'draw_pose', 'show_pose', 'default_sigma',
-           'heatmaps_batch', 'keypoints_to_heatmaps', 'get_parts', 'part_masks_batch', 'part_masks', 'part_images',
-           'pose_discrepancy', 'coco17_to_openpose18', 'read_openpose_json', 'openpose_keypoints', 'coco_keypoints',
-           'write_pose', 'read_pose_file', 'read_pose']
+__all__ = ['JOINTS', 'N_JOINTS', 'MISSING', 'LIMBS', 'COLORS', 'EXAMPLE_POSE', 'EXAMPLE_SIZE', 'PARTS', 'WHOLE', 'TORSO_QUAD', 'check_keypoints', 'present', 'draw_pose', 'show_pose', 'default_sigma', 'heatmaps_batch', 'keypoints_to_heatmaps', 'get_parts', 'part_masks_batch', 'part_masks', 'part_images', 'pose_discrepancy', 'COCO17', 'BODY25_TO_18', 'coco17_to_openpose18', 'read_openpose_json', 'openpose_keypoints', 'coco_keypoints', 'write_pose', 'read_pose_file', 'read_pose']
 
 # %% ../nbs/01_pose.ipynb #5b228713
 JOINTS = ['nose', 'neck', 'r_shoulder', 'r_elbow', 'r_wrist', 'l_shoulder', 'l_elbow', 'l_wrist',
@@ -260,7 +256,7 @@ def pose_discrepancy(a,  # (18,2) keypoints
     if not both.any(): return float('nan')
     return float(np.linalg.norm(a[both] - b[both], axis=1).mean() / size[0])
 
-# %% ../nbs/01_pose.ipynb #c30befa6
+# %% ../nbs/01a_pose_files.ipynb #c30befa6
 COCO17 = ['nose', 'l_eye', 'r_eye', 'l_ear', 'r_ear', 'l_shoulder', 'r_shoulder', 'l_elbow', 'r_elbow',
           'l_wrist', 'r_wrist', 'l_hip', 'r_hip', 'l_knee', 'r_knee', 'l_ankle', 'r_ankle']
 BODY25_TO_18 = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]  # drop mid-hip (8) and feet
