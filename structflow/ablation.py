@@ -19,7 +19,7 @@ from .train import TrainConfig, get_train_config, train, TRAIN_PRESETS
 from .checkpoint import load_model, machine_info, write_json
 
 # %% auto #0
-__all__ = ['VARIANTS', 'MULTI_SEED', 'FORMAT', 'SUMMARY_KEYS', 'PAPER_TABLE3', 'TABLE_KEYS', 'METRIC_NAMES', 'variant_config', 'plan_runs', 'run_name', 'region_epe', 'pair_discrepancy', 'visible_share', 'pick_pairs', 'variant_tiles', 'scene_tiles', 'read_results', 'seed_values', 'summary_rows', 'write_summary_csv', 'grid_columns', 'put_tiles', 'get_tiles', 'provenance', 'paper_table', 'ours_table', 'discrepancy_bins', 'binned', 'plot_epe_vs_discrepancy', 'plot_region_epe', 'show_figure6', 'compare', 'claims', 'claims_table', 'conclusion', 'PAIR_KEYS', 'run_one', 'ablation_parser', 'dumps_compact', 'ablation_cli']
+__all__ = ['VARIANTS', 'MULTI_SEED', 'PAPER_TABLE3', 'TABLE_KEYS', 'METRIC_NAMES', 'variant_config', 'plan_runs', 'run_name', 'region_epe', 'pair_discrepancy', 'visible_share', 'pick_pairs', 'variant_tiles', 'scene_tiles', 'provenance', 'paper_table', 'ours_table', 'discrepancy_bins', 'binned', 'plot_epe_vs_discrepancy', 'plot_region_epe', 'show_figure6', 'compare', 'claims', 'claims_table', 'conclusion', 'FORMAT', 'SUMMARY_KEYS', 'PAIR_KEYS', 'read_results', 'seed_values', 'summary_rows', 'write_summary_csv', 'grid_columns', 'put_tiles', 'get_tiles', 'run_one', 'ablation_parser', 'dumps_compact', 'ablation_cli']
 
 # %% ../nbs/13_ablation.ipynb #480f5c8a
 VARIANTS = {  # key -> (name in the paper's Table 3, switches of the model configuration)
@@ -141,70 +141,6 @@ def scene_tiles(ds, indices: list) -> dict:
             'pose': np.stack([draw_pose(it['target_kps'].numpy(), (H, W)) for it in items]),
             'target': np.stack([to_uint8(it['target']) for it in items]),
             'true_flow': np.stack([flow_to_color(it['flow'], float(it['flow'].norm(dim=0).max())) for it in items])}
-
-# %% ../nbs/13_ablation.ipynb #114a46ee
-FORMAT = 'structflow-ablation'
-SUMMARY_KEYS = ('ssim', 'psnr', 'l1', 'mask_ssim', 'mask_psnr', 'mask_l1', 'body_l1', 'lpips', 'fid', 'epe', 'epe_head', 'epe_torso', 'epe_legs', 'vis_iou')
-
-def read_results(path) -> dict:
-    "A results.json written by `structflow ablation` (a file or its folder), checked."
-    path = Path(path)
-    if path.is_dir(): path = path / 'results.json'
-    if not path.is_file(): raise FileNotFoundError(f"ablation results {path} do not exist")
-    try: res = json.loads(path.read_text())
-    except json.JSONDecodeError as e: raise ValueError(f"{path}: not valid JSON ({e})") from e
-    if not isinstance(res, dict) or res.get('format') != FORMAT: raise ValueError(f"{path}: not a structflow ablation results file (format != {FORMAT!r})")
-    return res
-
-def seed_values(res: dict, variant: str, key: str, where: str = 'overall') -> list:
-    "One number per finished seed of a variant: metric `key` overall or in bin `where`."
-    out = []
-    for e in sorted((e for e in res['runs'].values() if e['variant'] == variant), key=lambda e: e['seed']):
-        v = e['metrics'].get(key) if where == 'overall' else e['bins'].get(where, {}).get(key)
-        out.append(np.nan if v is None else float(v))
-    return out
-
-def summary_rows(res: dict, keys=SUMMARY_KEYS) -> list:
-    "Rows (dicts) per variant: seeds, and mean / std across seeds of each metric overall and of EPE per bin."
-    rows = []
-    for v, (label, _) in VARIANTS.items():
-        if not any(e['variant'] == v for e in res['runs'].values()): continue
-        row = {'variant': v, 'label': label, 'seeds': len(seed_values(res, v, 'epe'))}
-        cols = [(k, 'overall') for k in keys] + [(f'epe_{b}', b) for b in BINS] + [(f'body_l1_{b}', b) for b in BINS]
-        for col, where in cols:
-            key = col if where == 'overall' else col.rsplit('_', 1)[0]
-            x = np.array(seed_values(res, v, key, where), np.float64); x = x[np.isfinite(x)]
-            row[col] = float(x.mean()) if len(x) else None
-            row[f'{col}_std'] = float(x.std(ddof=1)) if len(x) > 1 else None
-        rows.append(row)
-    return rows
-
-def write_summary_csv(res: dict, path):
-    "summary.csv: summary_rows, one line per variant."
-    rows = summary_rows(res)
-    if not rows: return
-    with open(path, 'w', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        for r in rows: w.writerow({k: (f'{v:.5g}' if isinstance(v, float) else v) for k, v in r.items()})
-
-# %% ../nbs/13_ablation.ipynb #f1da0e1b
-def grid_columns(variants) -> list:
-    "Column names of figure6.png: the inputs, each variant's output, the true flow, each variant's flow."
-    return ['source', 'pose', 'target'] + [f'image:{v}' for v in variants] + ['true_flow'] + [f'flow:{v}' for v in variants]
-
-def put_tiles(grid: np.ndarray, columns: list, name: str, tiles: np.ndarray) -> np.ndarray:
-    "Write tiles (K,H,W,3) into column `name` of a grid image (K*H, C*W, 3)."
-    K, H, W, _ = tiles.shape
-    c = columns.index(name)
-    grid[:K * H, c * W:(c + 1) * W] = tiles.reshape(K * H, W, 3)
-    return grid
-
-def get_tiles(grid: np.ndarray, columns: list, name: str, tile) -> np.ndarray:
-    "Tiles (K,H,W,3) of column `name` of a grid image."
-    H, W = tile
-    c = columns.index(name)
-    return grid[:, c * W:(c + 1) * W].reshape(-1, H, W, 3)
 
 # %% ../nbs/13_ablation.ipynb #2b8519a7
 def provenance(res: dict) -> str:
@@ -509,6 +445,70 @@ def conclusion(res: dict) -> str:
         s.append("Table 3's pattern (removing any component degrades the result) — " + '; '.join(parts) + '.')
     if not res.get('complete'): s.append('The study is not complete yet (some planned runs are missing), so these verdicts are provisional.')
     return ' '.join(s)
+
+# %% ../nbs/13a_ablation_runner.ipynb #114a46ee
+FORMAT = 'structflow-ablation'
+SUMMARY_KEYS = ('ssim', 'psnr', 'l1', 'mask_ssim', 'mask_psnr', 'mask_l1', 'body_l1', 'lpips', 'fid', 'epe', 'epe_head', 'epe_torso', 'epe_legs', 'vis_iou')
+
+def read_results(path) -> dict:
+    "A results.json written by `structflow ablation` (a file or its folder), checked."
+    path = Path(path)
+    if path.is_dir(): path = path / 'results.json'
+    if not path.is_file(): raise FileNotFoundError(f"ablation results {path} do not exist")
+    try: res = json.loads(path.read_text())
+    except json.JSONDecodeError as e: raise ValueError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(res, dict) or res.get('format') != FORMAT: raise ValueError(f"{path}: not a structflow ablation results file (format != {FORMAT!r})")
+    return res
+
+def seed_values(res: dict, variant: str, key: str, where: str = 'overall') -> list:
+    "One number per finished seed of a variant: metric `key` overall or in bin `where`."
+    out = []
+    for e in sorted((e for e in res['runs'].values() if e['variant'] == variant), key=lambda e: e['seed']):
+        v = e['metrics'].get(key) if where == 'overall' else e['bins'].get(where, {}).get(key)
+        out.append(np.nan if v is None else float(v))
+    return out
+
+def summary_rows(res: dict, keys=SUMMARY_KEYS) -> list:
+    "Rows (dicts) per variant: seeds, and mean / std across seeds of each metric overall and of EPE per bin."
+    rows = []
+    for v, (label, _) in VARIANTS.items():
+        if not any(e['variant'] == v for e in res['runs'].values()): continue
+        row = {'variant': v, 'label': label, 'seeds': len(seed_values(res, v, 'epe'))}
+        cols = [(k, 'overall') for k in keys] + [(f'epe_{b}', b) for b in BINS] + [(f'body_l1_{b}', b) for b in BINS]
+        for col, where in cols:
+            key = col if where == 'overall' else col.rsplit('_', 1)[0]
+            x = np.array(seed_values(res, v, key, where), np.float64); x = x[np.isfinite(x)]
+            row[col] = float(x.mean()) if len(x) else None
+            row[f'{col}_std'] = float(x.std(ddof=1)) if len(x) > 1 else None
+        rows.append(row)
+    return rows
+
+def write_summary_csv(res: dict, path):
+    "summary.csv: summary_rows, one line per variant."
+    rows = summary_rows(res)
+    if not rows: return
+    with open(path, 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        for r in rows: w.writerow({k: (f'{v:.5g}' if isinstance(v, float) else v) for k, v in r.items()})
+
+# %% ../nbs/13a_ablation_runner.ipynb #f1da0e1b
+def grid_columns(variants) -> list:
+    "Column names of figure6.png: the inputs, each variant's output, the true flow, each variant's flow."
+    return ['source', 'pose', 'target'] + [f'image:{v}' for v in variants] + ['true_flow'] + [f'flow:{v}' for v in variants]
+
+def put_tiles(grid: np.ndarray, columns: list, name: str, tiles: np.ndarray) -> np.ndarray:
+    "Write tiles (K,H,W,3) into column `name` of a grid image (K*H, C*W, 3)."
+    K, H, W, _ = tiles.shape
+    c = columns.index(name)
+    grid[:K * H, c * W:(c + 1) * W] = tiles.reshape(K * H, W, 3)
+    return grid
+
+def get_tiles(grid: np.ndarray, columns: list, name: str, tile) -> np.ndarray:
+    "Tiles (K,H,W,3) of column `name` of a grid image."
+    H, W = tile
+    c = columns.index(name)
+    return grid[:, c * W:(c + 1) * W].reshape(-1, H, W, 3)
 
 # %% ../nbs/13a_ablation_runner.ipynb #66f721c3
 PAIR_KEYS = ('ssim', 'psnr', 'mask_l1', 'body_l1', 'vis_iou')  # per-pair image metrics kept from evaluate (model only)
