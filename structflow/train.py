@@ -283,6 +283,9 @@ class Trainer:
             self.flow_t, self.G_t, self.D_t = (torch.compile(m) for m in (self.flow_t, self.G_t, self.D_t))
 
     # -- state ------------------------------------------------------------------------------------
+
+# %% ../nbs/10a_trainer.ipynb #7b619655
+class Trainer(Trainer):
     def state(self) -> dict:
         return {'format': 'structflow-train', 'version': 1, 'config': self.cfg.to_dict(), 'model_config': asdict(self.mcfg),
                 'generator': self.G.state_dict(), 'discriminator': self.D.state_dict(),
@@ -304,6 +307,9 @@ class Trainer:
         self._last_save = time.time()
 
     # -- one step -------------------------------------------------------------------------------------
+
+# %% ../nbs/10a_trainer.ipynb #2cfb7c52
+class Trainer(Trainer):
     def _to_device(self, batch):
         "Batch on the training device, with the pose heatmaps (and part masks, when the loader left them out) drawn there from the keypoints."
         out = {}
@@ -402,6 +408,9 @@ class Trainer:
         return losses
 
     # -- the loop ---------------------------------------------------------------------------------------
+
+# %% ../nbs/10a_trainer.ipynb #c47f75ae
+class Trainer(Trainer):
     def _batches(self):
         "Endless batches; remembers (epoch, consumed) so a resumed run continues the same order."
         cfg = self.cfg
