@@ -36,3 +36,11 @@ def test_every_equation_has_a_home():
 def test_mentions():
     assert mentions('eqs. 2, 3, 5', 3) and mentions('eqs. 1-3', 2) and mentions('Eq. 10 pictured', 10)
     assert not mentions('eq. 10', 1) and not mentions('eqs. 2, 3', 5)
+
+def test_index_lists_every_notebook():
+    "The README's table of notebooks (from nbs/index.ipynb) names every notebook once, in order."
+    nb = json.loads((ROOT / 'nbs' / 'index.ipynb').read_text())
+    text = next(''.join(c['source']) for c in nb['cells'] if '## The notebooks' in ''.join(c['source']))
+    listed = re.findall(r'^\| \[(\w+)\]\(nbs/\1\.ipynb\)', text, re.M)
+    present = sorted(p.stem for p in (ROOT / 'nbs').glob('*.ipynb') if p.stem != 'index')
+    assert listed == present, (set(present) - set(listed), set(listed) - set(present))
