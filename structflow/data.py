@@ -15,7 +15,7 @@ from PIL import Image
 from .pose import JOINTS, N_JOINTS, MISSING, check_keypoints, present, heatmaps_batch, part_masks, get_parts
 
 # %% auto #0
-__all__ = ['HEADER', 'PAIRS_HEADER', 'PREFIXES', 'CROPS', 'FLIP', 'TRUTH_KEYS', 'DataError', 'read_annotations', 'read_pairs', 'find_split', 'auto_crop', 'crop_keypoints', 'resize_keypoints', 'truth_to_frame', 'Augment', 'affine_matrix', 'move_keypoints', 'PairDataset', 'data_frame', 'IMAGE_EXTS', 'SplitReport', 'check_split', 'format_report', 'data_cli']
+__all__ = ['HEADER', 'PAIRS_HEADER', 'PREFIXES', 'CROPS', 'FLIP', 'DataError', 'read_annotations', 'read_pairs', 'auto_crop', 'crop_keypoints', 'resize_keypoints', 'truth_to_frame', 'Augment', 'affine_matrix', 'move_keypoints', 'PairDataset', 'data_frame', 'TRUTH_KEYS', 'IMAGE_EXTS', 'find_split', 'SplitReport', 'check_split', 'format_report', 'data_cli']
 
 # %% ../nbs/03_data.ipynb #6c5359fc
 HEADER = 'name:keypoints_y:keypoints_x'  # first line of an annotation file
@@ -151,33 +151,6 @@ def read_pairs(path,  # a `*-pairs-*.csv` file (from,to)
     _raise_first(problems)
     return pairs
 
-# %% ../nbs/03_data.ipynb #1d39a7b1
-def _family(prefix): return ('fashion', 'fasion') if prefix in ('fashion', 'fasion') else (prefix,)
-
-def _annotation_candidates(root, split):
-    return [root / f'{p}-annotation-{split}.csv' for p in PREFIXES]
-
-def _image_dir_candidates(root, prefix, split):
-    return [root / split] + [root / f'{p}-dataset' / split for p in _family(prefix)]
-
-def find_split(root,  # dataset folder
-               split: str,  # 'train' or 'test' (any name used in the file names works)
-              ):
-    "(annotation_csv, pairs_csv or None, image_dir or None, truth_npz or None) of one split."
-    root = Path(root)
-    if not root.is_dir(): raise FileNotFoundError(f"{root}: dataset folder not found")
-    found = [p for p in _annotation_candidates(root, split) if p.is_file()]
-    if not found:
-        raise FileNotFoundError(f"{root}: no annotation file for split {split!r} (looked for "
-                                f"{', '.join(p.name for p in _annotation_candidates(root, split))})")
-    if len(found) > 1: raise DataError(f"several annotation files for split {split!r}: {', '.join(p.name for p in found)}; keep one", root)
-    ann = found[0]; prefix = ann.name.split('-annotation-')[0]
-    first = lambda ps: next((p for p in ps if p.exists()), None)
-    pairs = first([root / f'{p}-pairs-{split}.csv' for p in (prefix,) + _family(prefix)])
-    image_dir = first([d for d in _image_dir_candidates(root, prefix, split) if d.is_dir()])
-    truth = first([root / f'{prefix}-truth-{split}.npz'])
-    return ann, pairs, image_dir, truth
-
 # %% ../nbs/03_data.ipynb #1d335dd2
 CROPS = {'deepfashion': (0, 40, 256, 176)}  # named crop boxes (top, left, height, width): PATN/GFLA's 256x176 DeepFashion window
 FLIP = [0, 1, 5, 6, 7, 2, 3, 4, 11, 12, 13, 8, 9, 10, 15, 14, 17, 16]  # mirrored pose: joint j <- joint FLIP[j]
@@ -285,90 +258,6 @@ def move_keypoints(kps, M, size, flip=False) -> np.ndarray:
     k[ok] = (k[ok] @ M[:2, :2].T + M[:2, 2]).astype(np.float32)
     if flip: k = k[FLIP]
     return check_keypoints(k, size, outside='missing')
-
-# %% ../nbs/03_data.ipynb #1766bfa8
-TRUTH_KEYS = ('pair_from', 'pair_to', 'flow', 'visibility', 'image_names', 'person')  # arrays a truth file must hold
-
-def _scan_truth(path, pairs, pair_lines, pairs_path, frame=None):
-    "Load and check a synthetic truth file against the pairs: (arrays or None, problems)."
-    try: z = np.load(path, allow_pickle=False)
-    except Exception as e: return None, [DataError(f"cannot read ground truth ({type(e).__name__}: {e})", path)]
-    with z:
-        absent = [k for k in TRUTH_KEYS if k not in z.files]
-        if absent: return None, [DataError(f"missing arrays {absent} (a truth file holds {', '.join(TRUTH_KEYS)})", path)]
-        t = {k: z[k] for k in TRUTH_KEYS}
-    N, M = len(t['pair_from']), len(t['image_names'])
-    h, w = frame if frame is not None else t['flow'].shape[-2:]
-    want = {'pair_to': (N,), 'flow': (N, 2, h, w), 'visibility': (N, h, w), 'person': (M, h, w)}
-    problems = [DataError(f"array {k!r} has shape {tuple(t[k].shape)}, expected {s} (images are {h}x{w})", path)
-                for k, s in want.items() if tuple(t[k].shape) != s]
-    if problems: return None, problems
-    index = {(a, b): i for i, (a, b) in enumerate(zip(t['pair_from'].tolist(), t['pair_to'].tolist()))}
-    images = {n: i for i, n in enumerate(t['image_names'].tolist())}
-    for (a, b), line in zip(pairs, pair_lines):
-        if (a, b) not in index: problems.append(DataError(f"pair ({a}, {b}) on line {line} of {Path(pairs_path).name} has no ground truth", path))
-        for n in (a, b):
-            if n not in images: problems.append(DataError(f"image {n!r} (pair on line {line} of {Path(pairs_path).name}) has no person mask", path))
-    t['pair_index'], t['image_index'] = index, images
-    return t, problems
-
-def _image_size(path) -> tuple:
-    "(H, W) of an image file from its header (nothing decoded); unreadable files raise DataError naming the file."
-    try:
-        with Image.open(path) as im: return (im.height, im.width)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise DataError(f"cannot read image ({type(e).__name__}: {e})", path) from e
-
-def _size_problems(by_size: dict, image_dir, ann_path, lines) -> list:
-    "One problem when the images ((H, W) -> names) come in several sizes, naming the odd ones by file and annotation line."
-    if len(by_size) < 2: return []
-    common = max(by_size, key=lambda s: len(by_size[s]))
-    odd = sorted(n for s, ns in by_size.items() if s != common for n in ns)
-    return [DataError(f"images of {len(by_size)} sizes ({', '.join(f'{h}x{w}: {len(ns)}' for (h, w), ns in by_size.items())}); "
-                      f"the images of a split must share one size; not {common[0]}x{common[1]}: "
-                      + ', '.join(f"{n} ({Path(ann_path).name} line {lines[n]})" for n in odd[:5])
-                      + (f" and {len(odd) - 5} more" if len(odd) > 5 else ''), image_dir)]
-
-def _open_rgb(path) -> Image.Image:
-    "An image file as an RGB PIL image; unreadable files raise DataError naming the file."
-    try:
-        with Image.open(path) as im:
-            if im.mode.startswith('I;16') or (im.mode == 'I' and im.getextrema()[1] > 255):  # 16-bit: scale, not clip to white
-                return Image.fromarray((np.asarray(im, dtype=np.float64) / 257).round().clip(0, 255).astype(np.uint8)).convert('RGB')
-            return im.convert('RGB')
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise DataError(f"cannot read image ({type(e).__name__}: {e})", path) from e
-
-# %% ../nbs/03_data.ipynb #d83b5ab0
-def _index_split(ann_path, pairs_path, image_dir, crop=None, size=None, skip_empty=True) -> dict:
-    "Read and check a split's annotations and pairs; keypoints moved to the output frame."
-    kps, lines, problems, _, _ = _scan_annotations(ann_path); _raise_first(problems)
-    pairs, plines, problems = _scan_pairs(pairs_path, kps, ann_path); _raise_first(problems)
-    files = set(os.listdir(image_dir))
-    _raise_first([DataError(f"{k} image {n!r} not found in {image_dir}", pairs_path, l) for (a, b), l in zip(pairs, plines)
-                  for k, n in (('from', a), ('to', b)) if n not in files])
-    names = sorted({n for p in pairs for n in p})
-    by_size = {}
-    for n in names: by_size.setdefault(_image_size(image_dir / n), []).append(n)  # headers only: ~20-60 us an image
-    _raise_first(_size_problems(by_size, image_dir, ann_path, lines))
-    native = next(iter(by_size))
-    _raise_first([DataError('; '.join(b), ann_path, lines[n]) for n in names if (b := _joint_problems(kps[n], native))])
-    K, lost, frame = np.stack([kps[n] for n in names]), 0, native  # (M,18,2)
-    box = auto_crop(native, size) if crop == 'auto' else CROPS[crop] if isinstance(crop, str) else (tuple(int(v) for v in crop) if crop is not None else None)
-    if box is not None:
-        if box[0] < 0 or box[1] < 0 or box[0] + box[2] > native[0] or box[1] + box[3] > native[1]:
-            raise ValueError(f"crop window (top, left, height, width) = {box} does not fit the {native[0]}x{native[1]} images of {image_dir}")
-        K, lost = crop_keypoints(K, box); frame = box[2:]
-    size = tuple(int(v) for v in size) if size is not None else tuple(frame)
-    K = resize_keypoints(K, frame, size)
-    idx = {n: i for i, n in enumerate(names)}
-    has_joint = present(K).any(-1)  # (M,)
-    keep = [i for i, (a, b) in enumerate(pairs) if not skip_empty or (has_joint[idx[a]] and has_joint[idx[b]])]
-    return dict(names=names, kps=K, native_size=native, crop_box=box, frame=tuple(frame), size=size, cropped_joints=lost,
-                empty_rows=int(sum(not present(k).any() for k in kps.values())), annotation_rows=len(kps),
-                skipped={'pairs whose source or target has no joint': len(pairs) - len(keep)},
-                pairs=np.array([(idx[pairs[i][0]], idx[pairs[i][1]]) for i in keep], dtype=np.int64).reshape(-1, 2),
-                pair_names=[pairs[i] for i in keep], pair_lines=[plines[i] for i in keep])
 
 # %% ../nbs/03_data.ipynb #c2bc2d28
 def _draw_affines(aug: Augment, size):
@@ -498,6 +387,117 @@ class PairDataset(torch.utils.data.Dataset):
 def data_frame(ds: PairDataset) -> dict:
     "How a dataset's images reach the model: their size, the crop window (None: none) and the model's size."
     return {'images': list(ds.native_size), 'crop': list(ds.crop_box) if ds.crop_box else None, 'size': list(ds.size)}
+
+# %% ../nbs/03a_data_check.ipynb #1d39a7b1
+def _family(prefix): return ('fashion', 'fasion') if prefix in ('fashion', 'fasion') else (prefix,)
+
+def _annotation_candidates(root, split):
+    return [root / f'{p}-annotation-{split}.csv' for p in PREFIXES]
+
+def _image_dir_candidates(root, prefix, split):
+    return [root / split] + [root / f'{p}-dataset' / split for p in _family(prefix)]
+
+def find_split(root,  # dataset folder
+               split: str,  # 'train' or 'test' (any name used in the file names works)
+              ):
+    "(annotation_csv, pairs_csv or None, image_dir or None, truth_npz or None) of one split."
+    root = Path(root)
+    if not root.is_dir(): raise FileNotFoundError(f"{root}: dataset folder not found")
+    found = [p for p in _annotation_candidates(root, split) if p.is_file()]
+    if not found:
+        raise FileNotFoundError(f"{root}: no annotation file for split {split!r} (looked for "
+                                f"{', '.join(p.name for p in _annotation_candidates(root, split))})")
+    if len(found) > 1: raise DataError(f"several annotation files for split {split!r}: {', '.join(p.name for p in found)}; keep one", root)
+    ann = found[0]; prefix = ann.name.split('-annotation-')[0]
+    first = lambda ps: next((p for p in ps if p.exists()), None)
+    pairs = first([root / f'{p}-pairs-{split}.csv' for p in (prefix,) + _family(prefix)])
+    image_dir = first([d for d in _image_dir_candidates(root, prefix, split) if d.is_dir()])
+    truth = first([root / f'{prefix}-truth-{split}.npz'])
+    return ann, pairs, image_dir, truth
+
+# %% ../nbs/03a_data_check.ipynb #1766bfa8
+TRUTH_KEYS = ('pair_from', 'pair_to', 'flow', 'visibility', 'image_names', 'person')  # arrays a truth file must hold
+
+def _scan_truth(path, pairs, pair_lines, pairs_path, frame=None):
+    "Load and check a synthetic truth file against the pairs: (arrays or None, problems)."
+    try: z = np.load(path, allow_pickle=False)
+    except Exception as e: return None, [DataError(f"cannot read ground truth ({type(e).__name__}: {e})", path)]
+    with z:
+        absent = [k for k in TRUTH_KEYS if k not in z.files]
+        if absent: return None, [DataError(f"missing arrays {absent} (a truth file holds {', '.join(TRUTH_KEYS)})", path)]
+        t = {k: z[k] for k in TRUTH_KEYS}
+    N, M = len(t['pair_from']), len(t['image_names'])
+    h, w = frame if frame is not None else t['flow'].shape[-2:]
+    want = {'pair_to': (N,), 'flow': (N, 2, h, w), 'visibility': (N, h, w), 'person': (M, h, w)}
+    problems = [DataError(f"array {k!r} has shape {tuple(t[k].shape)}, expected {s} (images are {h}x{w})", path)
+                for k, s in want.items() if tuple(t[k].shape) != s]
+    if problems: return None, problems
+    index = {(a, b): i for i, (a, b) in enumerate(zip(t['pair_from'].tolist(), t['pair_to'].tolist()))}
+    images = {n: i for i, n in enumerate(t['image_names'].tolist())}
+    for (a, b), line in zip(pairs, pair_lines):
+        if (a, b) not in index: problems.append(DataError(f"pair ({a}, {b}) on line {line} of {Path(pairs_path).name} has no ground truth", path))
+        for n in (a, b):
+            if n not in images: problems.append(DataError(f"image {n!r} (pair on line {line} of {Path(pairs_path).name}) has no person mask", path))
+    t['pair_index'], t['image_index'] = index, images
+    return t, problems
+
+def _image_size(path) -> tuple:
+    "(H, W) of an image file from its header (nothing decoded); unreadable files raise DataError naming the file."
+    try:
+        with Image.open(path) as im: return (im.height, im.width)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise DataError(f"cannot read image ({type(e).__name__}: {e})", path) from e
+
+def _size_problems(by_size: dict, image_dir, ann_path, lines) -> list:
+    "One problem when the images ((H, W) -> names) come in several sizes, naming the odd ones by file and annotation line."
+    if len(by_size) < 2: return []
+    common = max(by_size, key=lambda s: len(by_size[s]))
+    odd = sorted(n for s, ns in by_size.items() if s != common for n in ns)
+    return [DataError(f"images of {len(by_size)} sizes ({', '.join(f'{h}x{w}: {len(ns)}' for (h, w), ns in by_size.items())}); "
+                      f"the images of a split must share one size; not {common[0]}x{common[1]}: "
+                      + ', '.join(f"{n} ({Path(ann_path).name} line {lines[n]})" for n in odd[:5])
+                      + (f" and {len(odd) - 5} more" if len(odd) > 5 else ''), image_dir)]
+
+def _open_rgb(path) -> Image.Image:
+    "An image file as an RGB PIL image; unreadable files raise DataError naming the file."
+    try:
+        with Image.open(path) as im:
+            if im.mode.startswith('I;16') or (im.mode == 'I' and im.getextrema()[1] > 255):  # 16-bit: scale, not clip to white
+                return Image.fromarray((np.asarray(im, dtype=np.float64) / 257).round().clip(0, 255).astype(np.uint8)).convert('RGB')
+            return im.convert('RGB')
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise DataError(f"cannot read image ({type(e).__name__}: {e})", path) from e
+
+# %% ../nbs/03a_data_check.ipynb #d83b5ab0
+def _index_split(ann_path, pairs_path, image_dir, crop=None, size=None, skip_empty=True) -> dict:
+    "Read and check a split's annotations and pairs; keypoints moved to the output frame."
+    kps, lines, problems, _, _ = _scan_annotations(ann_path); _raise_first(problems)
+    pairs, plines, problems = _scan_pairs(pairs_path, kps, ann_path); _raise_first(problems)
+    files = set(os.listdir(image_dir))
+    _raise_first([DataError(f"{k} image {n!r} not found in {image_dir}", pairs_path, l) for (a, b), l in zip(pairs, plines)
+                  for k, n in (('from', a), ('to', b)) if n not in files])
+    names = sorted({n for p in pairs for n in p})
+    by_size = {}
+    for n in names: by_size.setdefault(_image_size(image_dir / n), []).append(n)  # headers only: ~20-60 us an image
+    _raise_first(_size_problems(by_size, image_dir, ann_path, lines))
+    native = next(iter(by_size))
+    _raise_first([DataError('; '.join(b), ann_path, lines[n]) for n in names if (b := _joint_problems(kps[n], native))])
+    K, lost, frame = np.stack([kps[n] for n in names]), 0, native  # (M,18,2)
+    box = auto_crop(native, size) if crop == 'auto' else CROPS[crop] if isinstance(crop, str) else (tuple(int(v) for v in crop) if crop is not None else None)
+    if box is not None:
+        if box[0] < 0 or box[1] < 0 or box[0] + box[2] > native[0] or box[1] + box[3] > native[1]:
+            raise ValueError(f"crop window (top, left, height, width) = {box} does not fit the {native[0]}x{native[1]} images of {image_dir}")
+        K, lost = crop_keypoints(K, box); frame = box[2:]
+    size = tuple(int(v) for v in size) if size is not None else tuple(frame)
+    K = resize_keypoints(K, frame, size)
+    idx = {n: i for i, n in enumerate(names)}
+    has_joint = present(K).any(-1)  # (M,)
+    keep = [i for i, (a, b) in enumerate(pairs) if not skip_empty or (has_joint[idx[a]] and has_joint[idx[b]])]
+    return dict(names=names, kps=K, native_size=native, crop_box=box, frame=tuple(frame), size=size, cropped_joints=lost,
+                empty_rows=int(sum(not present(k).any() for k in kps.values())), annotation_rows=len(kps),
+                skipped={'pairs whose source or target has no joint': len(pairs) - len(keep)},
+                pairs=np.array([(idx[pairs[i][0]], idx[pairs[i][1]]) for i in keep], dtype=np.int64).reshape(-1, 2),
+                pair_names=[pairs[i] for i in keep], pair_lines=[plines[i] for i in keep])
 
 # %% ../nbs/03a_data_check.ipynb #164ab8e8
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')  # files counted as images in an image folder
