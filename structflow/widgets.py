@@ -314,7 +314,7 @@ class FlowExplorer(FlowExplorer):
         err = '' if self.epe is None else f"; EPE on {part}: {self.epe[0]:.1f} px (zero flow {self.epe[1]:.1f} px)"
         self.fig.suptitle(f"{p['name']}, part {part}: p=({x}, {y}) reads the source at ({self.sample[0]:.1f}, {self.sample[1]:.1f}){err}", fontsize=9)
 
-# %% ../nbs/12_explore.ipynb #32da6da2
+# %% ../nbs/12a_relation_maps.ipynb #32da6da2
 class RelationMapExplorer(Explorer):
     "A pair, a pyramid level and a target cell: the cell's relation map over the generated image (Figure 7)."
     figsize = (8, 3.8)
@@ -343,7 +343,7 @@ class RelationMapExplorer(Explorer):
             self.controls['row'].value, self.controls['col'].value = self.cell
         return self.update() if draw else self
 
-# %% ../nbs/12_explore.ipynb #44f527cf
+# %% ../nbs/12a_relation_maps.ipynb #44f527cf
 class RelationMapExplorer(RelationMapExplorer):
     def cell_at(self, x: float, y: float) -> tuple[int, int]:
         "The cell (row, col) of the current level that contains image pixel (x, y)."
@@ -390,7 +390,7 @@ class RelationMapExplorer(RelationMapExplorer):
         ax.add_patch(Rectangle((self.cell[1] - .5, self.cell[0] - .5), 1, 1, fill=False, ec='r', lw=2))
         ax.set_title('row of R (%)', fontsize=9)
 
-# %% ../nbs/12_explore.ipynb #6ac55894
+# %% ../nbs/12b_pose_editor.ipynb #6ac55894
 class PoseEditor(Explorer):
     "Edit the target pose joint by joint and regenerate."
     figsize = (6.4, 3.6)
@@ -414,7 +414,7 @@ class PoseEditor(Explorer):
         self._changed('joint')
         return self.update() if draw else self
 
-# %% ../nbs/12_explore.ipynb #544c0c5d
+# %% ../nbs/12b_pose_editor.ipynb #544c0c5d
 class PoseEditor(PoseEditor):
     def move(self, joint: int | str, x: float, y: float, draw: bool = True):
         "Put `joint` (index or name) at (x, y) (clipped to the image) and select it."
@@ -455,7 +455,7 @@ class PoseEditor(PoseEditor):
                           f"({self.keypoints[self.joint][0]:.0f}, {self.keypoints[self.joint][1]:.0f})", fontsize=9)
         return self.fig
 
-# %% ../nbs/12a_pose_marker.ipynb #a1fbb022
+# %% ../nbs/12c_pose_marker.ipynb #a1fbb022
 class PoseMarker:
     "Mark the 18 joints of a person on a photo by clicking (or with `click(x, y)`), and save the pose with the photo's size."
     def __init__(self, image,  # the photo: a path, a PIL image or a uint8 array (H,W,3)
