@@ -13,7 +13,7 @@ from .pose import LIMBS, MISSING, check_keypoints
 from .warp import resize_flow
 
 # %% auto #0
-__all__ = ['ALEXNET_URL', 'FID_WEIGHTS_URL', 'MASK_LIMBS', 'to_pixels', 'ssim', 'psnr', 'MetricUnavailable', 'LPIPS', 'frechet_distance', 'feature_statistics', 'FID', 'pose_mask', 'apply_mask', 'l1_score', 'image_metrics', 'masked_metrics', 'flow_epe', 'flow_epe_parts', 'visibility_iou', 'BINS', 'composite', 'evaluate', 'metrics_table', 'pairs_grid', 'image_saver', 'default_eval_dir', 'eval_cli']
+__all__ = ['MASK_LIMBS', 'to_pixels', 'ssim', 'psnr', 'pose_mask', 'apply_mask', 'l1_score', 'image_metrics', 'masked_metrics', 'flow_epe', 'flow_epe_parts', 'visibility_iou', 'ALEXNET_URL', 'FID_WEIGHTS_URL', 'MetricUnavailable', 'LPIPS', 'frechet_distance', 'feature_statistics', 'FID', 'BINS', 'composite', 'evaluate', 'metrics_table', 'pairs_grid', 'image_saver', 'default_eval_dir', 'eval_cli']
 
 # %% ../nbs/11_metrics.ipynb #27d94d41
 def to_pixels(x: torch.Tensor,  # images (B,3,H,W) in [-1,1]
@@ -79,129 +79,6 @@ def psnr(pred: torch.Tensor,  # generated images (B,3,H,W) in [-1,1]
     L = _data_range(x, data_range).flatten()
     out = 10 * torch.log10(L ** 2 / mse)  # mse 0 -> inf
     return out if max_db is None else out.clamp(max=max_db)
-
-# %% ../nbs/11_metrics.ipynb #78f64d3c
-ALEXNET_URL = 'https://download.pytorch.org/models/alexnet-owt-7be5be79.pth'  # torchvision's IMAGENET1K_V1
-
-class MetricUnavailable(RuntimeError):
-    "A metric was asked for a value but its network could not be loaded (see its `.reason`)."
-
-class _NetMetric:
-    "Common part of LPIPS and FID: a network that may be unavailable, with the reason."
-    name = 'metric'
-    def __init__(self): self.model, self.info, self.reason = None, {}, ''
-    @property
-    def available(self) -> bool: return self.model is not None
-    @property
-    def status(self) -> dict:
-        "What to record beside the numbers: {'available', 'reason' or the weights' info}."
-        return {'available': True, **self.info} if self.available else {'available': False, 'reason': self.reason}
-    def _check(self):
-        if not self.available: raise MetricUnavailable(f"{self.name} unavailable: {self.reason}")
-    def __repr__(self): return f"{type(self).__name__}({self.status})"
-
-# %% ../nbs/11_metrics.ipynb #d94ca5d6
-def _lpips_alex(sd: dict):
-    "The lpips package's LPIPS(alex, v0.1) with its AlexNet slices loaded from a torchvision state dict."
-    import lpips
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # torchvision's deprecation of `pretrained=`
-        model = lpips.LPIPS(net='alex', version='0.1', pretrained=True, pnet_rand=True, verbose=False)
-    sd = {k[len('features.'):] if k.startswith('features.') else k: v for k, v in sd.items()}
-    want = model.net.state_dict()  # names like 'slice2.3.weight' = AlexNet features index 3
-    missing = [k for k in want if k.split('.', 1)[1] not in sd]
-    if missing: raise ValueError(f"not an AlexNet state dict: missing {[k.split('.', 1)[1] for k in missing]}")
-    model.net.load_state_dict({k: sd[k.split('.', 1)[1]] for k in want})
-    return model.eval().requires_grad_(False)
-
-class LPIPS(_NetMetric):
-    "LPIPS (AlexNet, v0.1, the `lpips` package) with the backbone from the cache or a file; else unavailable."
-    name = 'LPIPS'
-    def __init__(self, weights='auto',  # 'auto' (torch hub cache, else a download when online) | 'cache' | 'imagenet' | path to AlexNet weights
-                 hub_dir=None,  # torch hub folder (default torch.hub.get_dir())
-                 quantize: str | None = 'round'):  # quantise to 8 bits first (see `to_pixels`)
-        super().__init__(); self.quantize = quantize
-        try:
-            sd, self.info = fetch_pretrained('AlexNet (LPIPS)', ALEXNET_URL, weights, hub_dir, allow_random=False)
-            self.model = _lpips_alex(sd)
-        except (PretrainedWeightsUnavailable, FileNotFoundError, ValueError, ImportError, RuntimeError) as e:
-            self.reason = str(e)
-
-    @torch.no_grad()
-    def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        "LPIPS distance per image (B,) for images (B,3,H,W) in [-1,1]."
-        self._check()
-        m = self.model.to(pred.device)
-        p, t = (to_pixels(v, self.quantize).float() / 127.5 - 1 for v in (pred, target))  # back to [-1,1]
-        return m(p, t).flatten()
-
-# %% ../nbs/11_metrics.ipynb #3a505a3a
-def frechet_distance(mu1, sigma1, mu2, sigma2,  # means (D,) and covariances (D,D) of two Gaussians
-                     eps: float = 1e-6,  # diagonal offset used when sqrtm of the product is not finite
-                    ) -> float:
-    "Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (as pytorch-fid computes it)."
-    from scipy import linalg
-    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
-    s1, s2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
-    if mu1.shape != mu2.shape or s1.shape != s2.shape: raise ValueError(f"shapes differ: {mu1.shape} {mu2.shape} {s1.shape} {s2.shape}")
-    diff = mu1 - mu2
-    covmean = linalg.sqrtm(s1 @ s2)
-    if not np.isfinite(covmean).all():  # nearly singular product
-        off = np.eye(len(s1)) * eps
-        covmean = linalg.sqrtm((s1 + off) @ (s2 + off))
-    if np.iscomplexobj(covmean):
-        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3): raise ValueError(f"imaginary component {np.abs(covmean.imag).max()}")
-        covmean = covmean.real
-    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
-
-def feature_statistics(feats) -> tuple[np.ndarray, np.ndarray]:
-    "Mean (D,) and covariance (D,D) of features (N,D)."
-    f = np.asarray(feats, np.float64)
-    if f.ndim != 2 or len(f) < 2: raise ValueError(f"need features (N>=2, D), got {f.shape}")
-    return f.mean(0), np.cov(f, rowvar=False)
-
-# %% ../nbs/11_metrics.ipynb #70362e2c
-FID_WEIGHTS_URL = 'https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth'
-
-def _fid_inception(sd: dict):
-    "pytorch-fid's InceptionV3 (pool3, 2048 features) built with the given state dict instead of a download."
-    from pytorch_fid import inception as pi
-    orig = pi.load_state_dict_from_url
-    pi.load_state_dict_from_url = lambda *args, **kw: sd  # the constructor's only download
-    try: model = pi.InceptionV3([pi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
-    finally: pi.load_state_dict_from_url = orig
-    return model.eval().requires_grad_(False)
-
-class FID(_NetMetric):
-    "FID with pytorch-fid's Inception (weights from the cache or a file; else unavailable)."
-    name = 'FID'
-    def __init__(self, weights='auto',  # 'auto' (torch hub cache, else a download when online) | 'cache' | 'imagenet' | path to pt_inception weights
-                 hub_dir=None,  # torch hub folder (default torch.hub.get_dir())
-                 quantize: str | None = 'round'):  # quantise to 8 bits first (see `to_pixels`)
-        super().__init__(); self.quantize = quantize
-        try:
-            import pytorch_fid  # noqa: F401
-        except ImportError as e:
-            self.reason = f"the pytorch-fid package is not installed (pip install pytorch-fid): {e}"; return
-        try:
-            sd, self.info = fetch_pretrained('Inception (FID)', FID_WEIGHTS_URL, weights, hub_dir, allow_random=False)
-            self.model = _fid_inception(sd)
-        except (PretrainedWeightsUnavailable, FileNotFoundError, ValueError, RuntimeError) as e:
-            self.reason = str(e)
-
-    @torch.no_grad()
-    def features(self, images: torch.Tensor,  # (N,3,H,W) in [-1,1]
-                 batch_size: int = 50) -> np.ndarray:
-        "Inception pool features (N,2048) of a batch of images."
-        self._check()
-        m = self.model.to(images.device)
-        out = [m(to_pixels(images[i:i + batch_size], self.quantize).float() / 255)[0].flatten(1).cpu()
-               for i in range(0, len(images), batch_size)]  # (n,2048,1,1) -> (n,2048)
-        return torch.cat(out).double().numpy()
-
-    def __call__(self, real_feats, fake_feats) -> float:
-        "FID between two sets of Inception features (N,2048) (from `features`)."
-        return frechet_distance(*feature_statistics(real_feats), *feature_statistics(fake_feats))
 
 # %% ../nbs/11_metrics.ipynb #b651a18c
 MASK_LIMBS = list(LIMBS) + [(1, 16), (1, 17), (8, 11), (11, 5), (8, 2), (16, 17)]  # PATN's 23 limbs
@@ -318,7 +195,130 @@ def visibility_iou(pred_vis: torch.Tensor,  # predicted visibility (B,1,h,w) in 
     inter, union = (p & t & m).sum((1, 2, 3)).float(), ((p | t) & m).sum((1, 2, 3)).float()
     return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
 
-# %% ../nbs/11a_evaluate.ipynb #22a8b96a
+# %% ../nbs/11a_lpips_fid.ipynb #78f64d3c
+ALEXNET_URL = 'https://download.pytorch.org/models/alexnet-owt-7be5be79.pth'  # torchvision's IMAGENET1K_V1
+
+class MetricUnavailable(RuntimeError):
+    "A metric was asked for a value but its network could not be loaded (see its `.reason`)."
+
+class _NetMetric:
+    "Common part of LPIPS and FID: a network that may be unavailable, with the reason."
+    name = 'metric'
+    def __init__(self): self.model, self.info, self.reason = None, {}, ''
+    @property
+    def available(self) -> bool: return self.model is not None
+    @property
+    def status(self) -> dict:
+        "What to record beside the numbers: {'available', 'reason' or the weights' info}."
+        return {'available': True, **self.info} if self.available else {'available': False, 'reason': self.reason}
+    def _check(self):
+        if not self.available: raise MetricUnavailable(f"{self.name} unavailable: {self.reason}")
+    def __repr__(self): return f"{type(self).__name__}({self.status})"
+
+# %% ../nbs/11a_lpips_fid.ipynb #d94ca5d6
+def _lpips_alex(sd: dict):
+    "The lpips package's LPIPS(alex, v0.1) with its AlexNet slices loaded from a torchvision state dict."
+    import lpips
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # torchvision's deprecation of `pretrained=`
+        model = lpips.LPIPS(net='alex', version='0.1', pretrained=True, pnet_rand=True, verbose=False)
+    sd = {k[len('features.'):] if k.startswith('features.') else k: v for k, v in sd.items()}
+    want = model.net.state_dict()  # names like 'slice2.3.weight' = AlexNet features index 3
+    missing = [k for k in want if k.split('.', 1)[1] not in sd]
+    if missing: raise ValueError(f"not an AlexNet state dict: missing {[k.split('.', 1)[1] for k in missing]}")
+    model.net.load_state_dict({k: sd[k.split('.', 1)[1]] for k in want})
+    return model.eval().requires_grad_(False)
+
+class LPIPS(_NetMetric):
+    "LPIPS (AlexNet, v0.1, the `lpips` package) with the backbone from the cache or a file; else unavailable."
+    name = 'LPIPS'
+    def __init__(self, weights='auto',  # 'auto' (torch hub cache, else a download when online) | 'cache' | 'imagenet' | path to AlexNet weights
+                 hub_dir=None,  # torch hub folder (default torch.hub.get_dir())
+                 quantize: str | None = 'round'):  # quantise to 8 bits first (see `to_pixels`)
+        super().__init__(); self.quantize = quantize
+        try:
+            sd, self.info = fetch_pretrained('AlexNet (LPIPS)', ALEXNET_URL, weights, hub_dir, allow_random=False)
+            self.model = _lpips_alex(sd)
+        except (PretrainedWeightsUnavailable, FileNotFoundError, ValueError, ImportError, RuntimeError) as e:
+            self.reason = str(e)
+
+    @torch.no_grad()
+    def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        "LPIPS distance per image (B,) for images (B,3,H,W) in [-1,1]."
+        self._check()
+        m = self.model.to(pred.device)
+        p, t = (to_pixels(v, self.quantize).float() / 127.5 - 1 for v in (pred, target))  # back to [-1,1]
+        return m(p, t).flatten()
+
+# %% ../nbs/11a_lpips_fid.ipynb #3a505a3a
+def frechet_distance(mu1, sigma1, mu2, sigma2,  # means (D,) and covariances (D,D) of two Gaussians
+                     eps: float = 1e-6,  # diagonal offset used when sqrtm of the product is not finite
+                    ) -> float:
+    "Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (as pytorch-fid computes it)."
+    from scipy import linalg
+    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
+    s1, s2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
+    if mu1.shape != mu2.shape or s1.shape != s2.shape: raise ValueError(f"shapes differ: {mu1.shape} {mu2.shape} {s1.shape} {s2.shape}")
+    diff = mu1 - mu2
+    covmean = linalg.sqrtm(s1 @ s2)
+    if not np.isfinite(covmean).all():  # nearly singular product
+        off = np.eye(len(s1)) * eps
+        covmean = linalg.sqrtm((s1 + off) @ (s2 + off))
+    if np.iscomplexobj(covmean):
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3): raise ValueError(f"imaginary component {np.abs(covmean.imag).max()}")
+        covmean = covmean.real
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+def feature_statistics(feats) -> tuple[np.ndarray, np.ndarray]:
+    "Mean (D,) and covariance (D,D) of features (N,D)."
+    f = np.asarray(feats, np.float64)
+    if f.ndim != 2 or len(f) < 2: raise ValueError(f"need features (N>=2, D), got {f.shape}")
+    return f.mean(0), np.cov(f, rowvar=False)
+
+# %% ../nbs/11a_lpips_fid.ipynb #70362e2c
+FID_WEIGHTS_URL = 'https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth'
+
+def _fid_inception(sd: dict):
+    "pytorch-fid's InceptionV3 (pool3, 2048 features) built with the given state dict instead of a download."
+    from pytorch_fid import inception as pi
+    orig = pi.load_state_dict_from_url
+    pi.load_state_dict_from_url = lambda *args, **kw: sd  # the constructor's only download
+    try: model = pi.InceptionV3([pi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
+    finally: pi.load_state_dict_from_url = orig
+    return model.eval().requires_grad_(False)
+
+class FID(_NetMetric):
+    "FID with pytorch-fid's Inception (weights from the cache or a file; else unavailable)."
+    name = 'FID'
+    def __init__(self, weights='auto',  # 'auto' (torch hub cache, else a download when online) | 'cache' | 'imagenet' | path to pt_inception weights
+                 hub_dir=None,  # torch hub folder (default torch.hub.get_dir())
+                 quantize: str | None = 'round'):  # quantise to 8 bits first (see `to_pixels`)
+        super().__init__(); self.quantize = quantize
+        try:
+            import pytorch_fid  # noqa: F401
+        except ImportError as e:
+            self.reason = f"the pytorch-fid package is not installed (pip install pytorch-fid): {e}"; return
+        try:
+            sd, self.info = fetch_pretrained('Inception (FID)', FID_WEIGHTS_URL, weights, hub_dir, allow_random=False)
+            self.model = _fid_inception(sd)
+        except (PretrainedWeightsUnavailable, FileNotFoundError, ValueError, RuntimeError) as e:
+            self.reason = str(e)
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor,  # (N,3,H,W) in [-1,1]
+                 batch_size: int = 50) -> np.ndarray:
+        "Inception pool features (N,2048) of a batch of images."
+        self._check()
+        m = self.model.to(images.device)
+        out = [m(to_pixels(images[i:i + batch_size], self.quantize).float() / 255)[0].flatten(1).cpu()
+               for i in range(0, len(images), batch_size)]  # (n,2048,1,1) -> (n,2048)
+        return torch.cat(out).double().numpy()
+
+    def __call__(self, real_feats, fake_feats) -> float:
+        "FID between two sets of Inception features (N,2048) (from `features`)."
+        return frechet_distance(*feature_statistics(real_feats), *feature_statistics(fake_feats))
+
+# %% ../nbs/11b_evaluate.ipynb #22a8b96a
 BINS = {'small': (0.0, 0.05), 'medium': (0.05, 0.15), 'large': (0.15, float('inf'))}  # pose discrepancy / image height
 
 def composite(values: dict,  # part -> (B,C,h,w) (a flow or a visibility map at one level)
@@ -414,7 +414,7 @@ def _summarise(rows: list) -> dict:
         out.setdefault(method, {})[name] = float(vals.mean()) if len(vals) else float('nan')
     return out
 
-# %% ../nbs/11a_evaluate.ipynb #c74242f4
+# %% ../nbs/11b_evaluate.ipynb #c74242f4
 _BETTER = {'ssim': '↑', 'psnr': '↑', 'l1': '↓', 'lpips': '↓', 'fid': '↓', 'mask_ssim': '↑', 'mask_psnr': '↑', 'mask_l1': '↓',
            'mask_lpips': '↓', 'body_l1': '↓', 'epe': '↓', 'vis_iou': '↑'}
 
@@ -441,7 +441,7 @@ def metrics_table(res: dict,  # result of `evaluate`
     if res['bins'].get('undefined', {}).get('n_pairs'): notes.append(f"{res['bins']['undefined']['n_pairs']} pairs share no joint: no discrepancy, counted only in 'all'")
     return '\n\n'.join(parts + ['- ' + '\n- '.join(notes)]) + '\n'
 
-# %% ../nbs/11a_evaluate.ipynb #18a51a44
+# %% ../nbs/11b_evaluate.ipynb #18a51a44
 def _eval_parser():
     import argparse
     p = argparse.ArgumentParser(prog='structflow eval', description='Evaluate a checkpoint on a dataset split.')
