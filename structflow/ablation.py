@@ -19,7 +19,7 @@ from .train import TrainConfig, get_train_config, train, TRAIN_PRESETS
 from .checkpoint import load_model, machine_info, write_json
 
 # %% auto #0
-__all__ = ['VARIANTS', 'MULTI_SEED', 'PAPER_TABLE3', 'TABLE_KEYS', 'METRIC_NAMES', 'variant_config', 'plan_runs', 'run_name', 'region_epe', 'pair_discrepancy', 'visible_share', 'pick_pairs', 'variant_tiles', 'scene_tiles', 'provenance', 'paper_table', 'ours_table', 'discrepancy_bins', 'binned', 'plot_epe_vs_discrepancy', 'plot_region_epe', 'show_figure6', 'compare', 'claims', 'claims_table', 'conclusion', 'FORMAT', 'SUMMARY_KEYS', 'PAIR_KEYS', 'read_results', 'seed_values', 'summary_rows', 'write_summary_csv', 'grid_columns', 'put_tiles', 'get_tiles', 'run_one', 'ablation_parser', 'dumps_compact', 'ablation_cli']
+__all__ = ['VARIANTS', 'MULTI_SEED', 'PAPER_TABLE3', 'TABLE_KEYS', 'METRIC_NAMES', 'variant_config', 'region_epe', 'provenance', 'paper_table', 'ours_table', 'discrepancy_bins', 'binned', 'plot_epe_vs_discrepancy', 'plot_region_epe', 'show_figure6', 'compare', 'claims', 'claims_table', 'conclusion', 'FORMAT', 'SUMMARY_KEYS', 'PAIR_KEYS', 'plan_runs', 'run_name', 'pair_discrepancy', 'visible_share', 'pick_pairs', 'variant_tiles', 'scene_tiles', 'read_results', 'seed_values', 'summary_rows', 'write_summary_csv', 'grid_columns', 'put_tiles', 'get_tiles', 'run_one', 'ablation_parser', 'dumps_compact', 'ablation_cli']
 
 # %% ../nbs/13_ablation.ipynb #480f5c8a
 VARIANTS = {  # key -> (name in the paper's Table 3, switches of the model configuration)
@@ -38,16 +38,6 @@ def variant_config(preset: str,  # training preset (structflow.train.TRAIN_PRESE
     "The TrainConfig of one variant: the preset with the variant's switches."
     if variant not in VARIANTS: raise ValueError(f"unknown variant {variant!r}; choose from {list(VARIANTS)}")
     return get_train_config(preset, seed=seed, **overrides, **VARIANTS[variant][1])
-
-# %% ../nbs/13_ablation.ipynb #226ec8bb
-def plan_runs(seeds: int = 3,  # seeds 0..seeds-1
-              variants=tuple(VARIANTS),  # which variants
-              all_seeds: bool = False,  # every variant with every seed (else only MULTI_SEED)
-             ) -> list:
-    "(variant, seed) pairs in the order they are trained."
-    return [(v, s) for s in range(seeds) for v in variants if s == 0 or all_seeds or v in MULTI_SEED]
-
-def run_name(variant: str, seed: int) -> str: return f'{variant}-s{seed}'
 
 # %% ../nbs/13_ablation.ipynb #94afbdd3
 def _to(b: dict, device) -> dict: return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in b.items()}
@@ -83,64 +73,6 @@ def region_epe(G,  # a Generator (any part set)
         out['epe'] += flow_epe(flow, b['flow'], vis_body).tolist()
         for i, r in enumerate(PARTS): out[f'epe_{r}'] += flow_epe(flow, b['flow'], vis_body * (owner == i)).tolist()
     return out
-
-# %% ../nbs/13_ablation.ipynb #9ce6356f
-def pair_discrepancy(ds) -> np.ndarray:
-    "Pose discrepancy (mean joint displacement / image height) of every pair of a PairDataset (nan: no common joint)."
-    from structflow.pose import pose_discrepancy
-    return np.array([pose_discrepancy(ds.kps[a], ds.kps[b], ds.size) for a, b in ds.pairs], dtype=np.float64)
-
-def visible_share(ds, i: int) -> float:
-    "Share of the target person's pixels whose content is visible in the source (1 without ground truth)."
-    it = ds[i]
-    if 'visibility' not in it: return 1.0
-    return float((it['visibility'] * it['target_person']).sum() / it['target_person'].sum().clamp(min=1))
-
-def pick_pairs(ds,  # a PairDataset
-               k: int = 4,  # how many pairs
-               max_pairs: int | None = None,  # choose among the first pairs only
-               min_visible: float = 0.5,  # skip pairs where less of the target is visible in the source (e.g. front to back)
-              ) -> list:
-    "Indices of k pairs among the largest pose discrepancies (top quarter), from different people where possible."
-    d = pair_discrepancy(ds)[:max_pairs]
-    order = [int(i) for i in np.argsort(-np.nan_to_num(d, nan=-1), kind='stable')]
-    if min_visible > 0:  # pairs without much flow to look at (the person turned away) go last
-        good, bad = [], []
-        for i in order[:50 * k]:
-            if len(good) >= 4 * k: break  # enough candidates
-            (good if visible_share(ds, i) >= min_visible else bad).append(i)
-        order = good + [i for i in order if i not in good and i not in bad] + bad
-    src = [ds.pair_names[i][0] for i in range(len(d))]
-    person = [Path(n).stem.split('_')[0] for n in src]  # synthetic names: <person>_<pose>
-    pool = order[:max(k, math.ceil(len(order) / 4))]  # the top quarter: variety must not cost the large pose changes
-    out = []
-    for cand, key in ((pool, person), (pool, src), (order, src), (order, list(range(len(d))))):  # distinct people first, then images
-        seen = {key[i] for i in out}
-        for i in cand:
-            if len(out) == k: return out
-            if i not in out and key[i] not in seen: out.append(i); seen.add(key[i])
-    return out
-
-# %% ../nbs/13_ablation.ipynb #35484f28
-@torch.no_grad()
-def variant_tiles(G, ds, indices: list, device='cpu') -> dict:
-    "uint8 tiles (K,H,W,3) of pairs `indices` of `ds` (at G's parts): 'image' generated, 'flow' colour of its flow."
-    from torch.utils.data import default_collate
-    b = _to(default_collate([ds[i] for i in indices]), device)
-    out = G.to(device).eval()(b)
-    flow = composite({p: f[0] for p, f in out['flows'].items()}, b['target_parts'])  # (K,2,H,W)
-    mags = b['flow'].norm(dim=1).amax((1, 2))  # (K,) the true flow's longest vector per pair
-    return {'image': np.stack([to_uint8(x.float()) for x in out['image']]),
-            'flow': np.stack([flow_to_color(flow[i], float(mags[i])) for i in range(len(indices))])}
-
-def scene_tiles(ds, indices: list) -> dict:
-    "uint8 tiles (K,H,W,3) of the inputs: 'source', 'pose' (target skeleton), 'target', 'true_flow' colour."
-    items = [ds[i] for i in indices]
-    H, W = ds.size
-    return {'source': np.stack([to_uint8(it['source']) for it in items]),
-            'pose': np.stack([draw_pose(it['target_kps'].numpy(), (H, W)) for it in items]),
-            'target': np.stack([to_uint8(it['target']) for it in items]),
-            'true_flow': np.stack([flow_to_color(it['flow'], float(it['flow'].norm(dim=0).max())) for it in items])}
 
 # %% ../nbs/13_ablation.ipynb #2b8519a7
 def provenance(res: dict) -> str:
@@ -445,6 +377,74 @@ def conclusion(res: dict) -> str:
         s.append("Table 3's pattern (removing any component degrades the result) — " + '; '.join(parts) + '.')
     if not res.get('complete'): s.append('The study is not complete yet (some planned runs are missing), so these verdicts are provisional.')
     return ' '.join(s)
+
+# %% ../nbs/13a_ablation_runner.ipynb #226ec8bb
+def plan_runs(seeds: int = 3,  # seeds 0..seeds-1
+              variants=tuple(VARIANTS),  # which variants
+              all_seeds: bool = False,  # every variant with every seed (else only MULTI_SEED)
+             ) -> list:
+    "(variant, seed) pairs in the order they are trained."
+    return [(v, s) for s in range(seeds) for v in variants if s == 0 or all_seeds or v in MULTI_SEED]
+
+def run_name(variant: str, seed: int) -> str: return f'{variant}-s{seed}'
+
+# %% ../nbs/13a_ablation_runner.ipynb #9ce6356f
+def pair_discrepancy(ds) -> np.ndarray:
+    "Pose discrepancy (mean joint displacement / image height) of every pair of a PairDataset (nan: no common joint)."
+    from structflow.pose import pose_discrepancy
+    return np.array([pose_discrepancy(ds.kps[a], ds.kps[b], ds.size) for a, b in ds.pairs], dtype=np.float64)
+
+def visible_share(ds, i: int) -> float:
+    "Share of the target person's pixels whose content is visible in the source (1 without ground truth)."
+    it = ds[i]
+    if 'visibility' not in it: return 1.0
+    return float((it['visibility'] * it['target_person']).sum() / it['target_person'].sum().clamp(min=1))
+
+def pick_pairs(ds,  # a PairDataset
+               k: int = 4,  # how many pairs
+               max_pairs: int | None = None,  # choose among the first pairs only
+               min_visible: float = 0.5,  # skip pairs where less of the target is visible in the source (e.g. front to back)
+              ) -> list:
+    "Indices of k pairs among the largest pose discrepancies (top quarter), from different people where possible."
+    d = pair_discrepancy(ds)[:max_pairs]
+    order = [int(i) for i in np.argsort(-np.nan_to_num(d, nan=-1), kind='stable')]
+    if min_visible > 0:  # pairs without much flow to look at (the person turned away) go last
+        good, bad = [], []
+        for i in order[:50 * k]:
+            if len(good) >= 4 * k: break  # enough candidates
+            (good if visible_share(ds, i) >= min_visible else bad).append(i)
+        order = good + [i for i in order if i not in good and i not in bad] + bad
+    src = [ds.pair_names[i][0] for i in range(len(d))]
+    person = [Path(n).stem.split('_')[0] for n in src]  # synthetic names: <person>_<pose>
+    pool = order[:max(k, math.ceil(len(order) / 4))]  # the top quarter: variety must not cost the large pose changes
+    out = []
+    for cand, key in ((pool, person), (pool, src), (order, src), (order, list(range(len(d))))):  # distinct people first, then images
+        seen = {key[i] for i in out}
+        for i in cand:
+            if len(out) == k: return out
+            if i not in out and key[i] not in seen: out.append(i); seen.add(key[i])
+    return out
+
+# %% ../nbs/13a_ablation_runner.ipynb #35484f28
+@torch.no_grad()
+def variant_tiles(G, ds, indices: list, device='cpu') -> dict:
+    "uint8 tiles (K,H,W,3) of pairs `indices` of `ds` (at G's parts): 'image' generated, 'flow' colour of its flow."
+    from torch.utils.data import default_collate
+    b = _to(default_collate([ds[i] for i in indices]), device)
+    out = G.to(device).eval()(b)
+    flow = composite({p: f[0] for p, f in out['flows'].items()}, b['target_parts'])  # (K,2,H,W)
+    mags = b['flow'].norm(dim=1).amax((1, 2))  # (K,) the true flow's longest vector per pair
+    return {'image': np.stack([to_uint8(x.float()) for x in out['image']]),
+            'flow': np.stack([flow_to_color(flow[i], float(mags[i])) for i in range(len(indices))])}
+
+def scene_tiles(ds, indices: list) -> dict:
+    "uint8 tiles (K,H,W,3) of the inputs: 'source', 'pose' (target skeleton), 'target', 'true_flow' colour."
+    items = [ds[i] for i in indices]
+    H, W = ds.size
+    return {'source': np.stack([to_uint8(it['source']) for it in items]),
+            'pose': np.stack([draw_pose(it['target_kps'].numpy(), (H, W)) for it in items]),
+            'target': np.stack([to_uint8(it['target']) for it in items]),
+            'true_flow': np.stack([flow_to_color(it['flow'], float(it['flow'].norm(dim=0).max())) for it in items])}
 
 # %% ../nbs/13a_ablation_runner.ipynb #114a46ee
 FORMAT = 'structflow-ablation'
