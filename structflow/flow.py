@@ -12,7 +12,7 @@ from .core import norm_layer, conv_block
 from .pose import PARTS, WHOLE, N_JOINTS, LIMBS, MISSING, TORSO_QUAD, get_parts, _segment_dist, _in_triangle
 
 # %% auto #0
-__all__ = ['HEAD_JOINTS', 'PartFlowNet', 'bone_flow', 'affine_flow', 'skeleton_flow', 'PartFlowGenerator']
+__all__ = ['PartFlowNet', 'PartFlowGenerator', 'HEAD_JOINTS', 'bone_flow', 'affine_flow', 'skeleton_flow']
 
 # %% ../nbs/05_flow.ipynb #4d6ccc43
 class PartFlowNet(nn.Module):
@@ -56,7 +56,34 @@ class PartFlowNet(nn.Module):
             if s in self.flow_heads: out[s] = (self.flow_heads[s](y), torch.sigmoid(self.vis_heads[s](y)))
         return [out[str(s)][0] for s in self.scales], [out[str(s)][1] for s in self.scales]
 
-# %% ../nbs/05_flow.ipynb #1b504586
+# %% ../nbs/05_flow.ipynb #4966cfb0
+class PartFlowGenerator(nn.Module):
+    "G_flow^local: one PartFlowNet per part; each sees only its part's heatmap channels."
+    def __init__(self, parts=PARTS,  # dict part -> joint indices, or 'paper' / 'whole'
+                 ch: int = 32,  # channels of each PartFlowNet at full resolution
+                 scales=(4,),  # output downsampling factors
+                 prior: bool = False,  # ours: add the skeleton flow, so the networks predict a correction to it
+                 **kwargs):  # passed to PartFlowNet (n_down, max_ch, norm)
+        super().__init__()
+        self.parts = get_parts(parts)
+        self.scales, self.prior = tuple(scales), prior
+        self.nets = nn.ModuleDict({k: PartFlowNet(len(v), ch, scales, **kwargs) for k, v in self.parts.items()})
+
+    def forward(self, src_pose: torch.Tensor,  # source pose heatmaps (B,18,H,W)
+                tgt_pose: torch.Tensor,  # target pose heatmaps (B,18,H,W)
+                src_kps: torch.Tensor | None = None,  # (B,18,2) keypoints behind them (needed with prior=True)
+                tgt_kps: torch.Tensor | None = None,
+               ) -> dict:
+        "-> dict part -> (flows list, vis list), one entry per scale."
+        if src_pose.shape[1] != N_JOINTS or src_pose.shape != tgt_pose.shape:
+            raise ValueError(f"expected two poses (B,{N_JOINTS},H,W) of the same shape, got {tuple(src_pose.shape)} and {tuple(tgt_pose.shape)}")
+        out = {k: self.nets[k](src_pose[:, j], tgt_pose[:, j]) for k, j in self.parts.items()}  # (B,18,H,W) -> (B,J,H,W)
+        if not self.prior: return out
+        if src_kps is None or tgt_kps is None: raise ValueError("PartFlowGenerator(prior=True) needs the keypoints src_kps and tgt_kps")
+        skel = [skeleton_flow(src_kps, tgt_kps, src_pose.shape[-2:], self.parts, s) for s in self.scales]  # per scale: part -> flow
+        return {k: ([f + sk[k].to(f.dtype) for f, sk in zip(flows, skel)], vis) for k, (flows, vis) in out.items()}
+
+# %% ../nbs/05b_skeleton_prior.ipynb #1b504586
 def bone_flow(src: torch.Tensor,  # (B,2,2) the bone's two joints (x,y) in the source
               tgt: torch.Tensor,  # (B,2,2) the same joints in the target
               px: torch.Tensor, py: torch.Tensor,  # (h,w) target positions (x and y) in image pixels
@@ -89,7 +116,7 @@ def affine_flow(src: torch.Tensor,  # (B,K,2) points in the source
     q = ((p[None] - ct[:, None]) @ L[:, None]) + cs[:, None]  # (B,h,w,2)
     return (q - p[None]).permute(0, 3, 1, 2)  # (B,2,h,w)
 
-# %% ../nbs/05_flow.ipynb #437ef557
+# %% ../nbs/05b_skeleton_prior.ipynb #437ef557
 HEAD_JOINTS = (0, 1, 14, 15, 16, 17)  # nose, neck, eyes, ears: the head moves as one piece
 
 def _pieces(joints) -> list:
@@ -120,7 +147,7 @@ def _piece(kind, js, sk, tk, ok, px, py, far=1e4):
                      for j in js if j != 1]).amin(0)  # distance to the face's joints (the neck is the torso's too)
     return f, d
 
-# %% ../nbs/05_flow.ipynb #36ce4ece
+# %% ../nbs/05b_skeleton_prior.ipynb #36ce4ece
 def skeleton_flow(src_kps: torch.Tensor,  # (B,18,2) source keypoints (x,y), -1 = missing
                   tgt_kps: torch.Tensor,  # (B,18,2) target keypoints in the same frame
                   size,  # (H, W) of that frame
@@ -147,30 +174,3 @@ def skeleton_flow(src_kps: torch.Tensor,  # (B,18,2) source keypoints (x,y), -1 
         flow = (f * wgt[:, :, None]).sum(1) * (d.amin(1) < 1e3)[:, None]  # (B,2,h,w) image pixels; 0 where no piece is known
         out[name] = flow * to_level  # image pixels -> pixels of the flow's resolution
     return out
-
-# %% ../nbs/05_flow.ipynb #4966cfb0
-class PartFlowGenerator(nn.Module):
-    "G_flow^local: one PartFlowNet per part; each sees only its part's heatmap channels."
-    def __init__(self, parts=PARTS,  # dict part -> joint indices, or 'paper' / 'whole'
-                 ch: int = 32,  # channels of each PartFlowNet at full resolution
-                 scales=(4,),  # output downsampling factors
-                 prior: bool = False,  # ours: add the skeleton flow, so the networks predict a correction to it
-                 **kwargs):  # passed to PartFlowNet (n_down, max_ch, norm)
-        super().__init__()
-        self.parts = get_parts(parts)
-        self.scales, self.prior = tuple(scales), prior
-        self.nets = nn.ModuleDict({k: PartFlowNet(len(v), ch, scales, **kwargs) for k, v in self.parts.items()})
-
-    def forward(self, src_pose: torch.Tensor,  # source pose heatmaps (B,18,H,W)
-                tgt_pose: torch.Tensor,  # target pose heatmaps (B,18,H,W)
-                src_kps: torch.Tensor | None = None,  # (B,18,2) keypoints behind them (needed with prior=True)
-                tgt_kps: torch.Tensor | None = None,
-               ) -> dict:
-        "-> dict part -> (flows list, vis list), one entry per scale."
-        if src_pose.shape[1] != N_JOINTS or src_pose.shape != tgt_pose.shape:
-            raise ValueError(f"expected two poses (B,{N_JOINTS},H,W) of the same shape, got {tuple(src_pose.shape)} and {tuple(tgt_pose.shape)}")
-        out = {k: self.nets[k](src_pose[:, j], tgt_pose[:, j]) for k, j in self.parts.items()}  # (B,18,H,W) -> (B,J,H,W)
-        if not self.prior: return out
-        if src_kps is None or tgt_kps is None: raise ValueError("PartFlowGenerator(prior=True) needs the keypoints src_kps and tgt_kps")
-        skel = [skeleton_flow(src_kps, tgt_kps, src_pose.shape[-2:], self.parts, s) for s in self.scales]  # per scale: part -> flow
-        return {k: ([f + sk[k].to(f.dtype) for f, sk in zip(flows, skel)], vis) for k, (flows, vis) in out.items()}

@@ -40,7 +40,7 @@ class ModelConfig:
     pnb_bins: tuple = (4, 6)  # pyramid levels of the non-local block
     background: bool = True  # feed the (unwarped) source background to the fusion (ours; see below)
     bg_rgb: bool = False  # also hand the background's pixels to the decoder's last layer (ours; see the decoder)
-    flow_prior: bool = False  # ours: the flow networks predict a correction to the skeleton flow (notebook 05)
+    flow_prior: bool = False  # ours: the flow networks predict a correction to the skeleton flow (notebook 05b)
     warp_rgb: bool = False  # ours: the decoder can copy the source's pixels along the flows (see the decoder)
     norm: str = 'instance'  # normalisation in the generator
     d_ch: int = 32  # discriminator width
