@@ -558,6 +558,14 @@ class PairDataset(torch.utils.data.Dataset):
 
     def __len__(self): return len(self.pairs)
 
+    def __repr__(self):
+        return (f"PairDataset({str(self.root)!r}, split={self.split!r}): {len(self)} pairs of {len(self.names)} images, "
+                f"{self.size[0]}x{self.size[1]}, parts {list(self.parts)}, ground truth: {'yes' if self.truth else 'no'}, "
+                f"augment: {self.augment}, skipped: {self.skipped}, joints lost to the crop: {self.cropped_joints}")
+
+# %% ../nbs/03b_pair_dataset.ipynb #f9028447
+class PairDataset(PairDataset):
+
     def _image(self, i):
         "Image i as uint8 (3,H,W) and its part masks (P,H,W) (None with part_maps=False), in the output frame (cached)."
         if i in self._cache: return self._cache[i]
@@ -582,6 +590,8 @@ class PairDataset(torch.utils.data.Dataset):
             if len(self._cache) == n: break  # full: decoding the rest now would only cost time
         return self
 
+# %% ../nbs/03b_pair_dataset.ipynb #250f1f2c
+class PairDataset(PairDataset):
     def _truth(self, k):
         "Ground truth of pair k in the output frame."
         t, (a, b) = self.truth, self.pair_names[k]
@@ -615,11 +625,6 @@ class PairDataset(torch.utils.data.Dataset):
         if truth is not None: item.update(truth)
         item.update({'from': self.pair_names[k][0], 'to': self.pair_names[k][1], 'index': k})
         return item
-
-    def __repr__(self):
-        return (f"PairDataset({str(self.root)!r}, split={self.split!r}): {len(self)} pairs of {len(self.names)} images, "
-                f"{self.size[0]}x{self.size[1]}, parts {list(self.parts)}, ground truth: {'yes' if self.truth else 'no'}, "
-                f"augment: {self.augment}, skipped: {self.skipped}, joints lost to the crop: {self.cropped_joints}")
 
 # %% ../nbs/03b_pair_dataset.ipynb #62de3825
 def data_frame(ds: PairDataset) -> dict:
