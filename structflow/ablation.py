@@ -282,6 +282,7 @@ def _by_seed(res: dict, variant: str, key: str, where: str = 'overall') -> dict:
     es = sorted((e for e in res['runs'].values() if e['variant'] == variant), key=lambda e: e['seed'])
     return {e['seed']: v for e, v in zip(es, seed_values(res, variant, key, where))}
 
+# %% ../nbs/13_ablation.ipynb #60dc2e5d
 def claims(res: dict) -> list:
     "The paper's ablation claims, each with our evidence and a verdict, computed from a results file."
     out, have = [], {e['variant'] for e in res['runs'].values()}
