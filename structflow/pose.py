@@ -200,6 +200,7 @@ def _segment_valid(segs, ok: torch.Tensor) -> torch.Tensor:
         cols.append(v)
     return torch.stack(cols, 1)
 
+# %% ../nbs/01_pose.ipynb #538c6eba
 def part_masks_batch(kps: torch.Tensor,  # (B,18,2) keypoints (checked), -1 = missing
                      size,  # (H, W)
                      parts=PARTS,  # dict part -> joint indices (or 'paper' / 'whole')
