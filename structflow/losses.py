@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from .warp import sampling_correctness_loss, local_affine_regularizer, max_similarity
 
 # %% auto #0
-__all__ = ['VGG19_URL', 'VGG19_LAYERS', 'PERCEPTUAL_LAYERS', 'STYLE_LAYERS', 'GAN_KINDS', 'vgg19_features_module', 'load_vgg19', 'VGG19Features', 'l1_loss', 'PerceptualLoss', 'gram_matrix', 'StyleLoss', 'gan_loss', 'discriminator_loss', 'PretrainedWeightsUnavailable', 'hub_checkpoint', 'online', 'offline', 'load_weights_file', 'fetch_pretrained', 'SAM_LAYERS', 'SAM_LAYERS_RANDOM', 'LOSS_PRESETS', 'flow_levels', 'SamplingCorrectnessLoss', 'LossWeights', 'GeneratorLoss']
+__all__ = ['VGG19_URL', 'VGG19_LAYERS', 'TOY_POSE', 'PERCEPTUAL_LAYERS', 'STYLE_LAYERS', 'GAN_KINDS', 'vgg19_features_module', 'load_vgg19', 'VGG19Features', 'toy_pair', 'l1_loss', 'PerceptualLoss', 'gram_matrix', 'StyleLoss', 'gan_loss', 'discriminator_loss', 'PretrainedWeightsUnavailable', 'hub_checkpoint', 'online', 'offline', 'load_weights_file', 'fetch_pretrained', 'SAM_LAYERS', 'SAM_LAYERS_RANDOM', 'LOSS_PRESETS', 'flow_levels', 'SamplingCorrectnessLoss', 'LossWeights', 'GeneratorLoss']
 
 # %% ../nbs/09_losses.ipynb #f06f8dca
 VGG19_URL = 'https://download.pytorch.org/models/vgg19-dcbb9e9d.pth'  # torchvision's IMAGENET1K_V1
@@ -91,6 +91,35 @@ class VGG19Features(nn.Module):
             x = m(x)
             if i in self._at: out[self._at[i]] = x
         return out
+
+# %% ../nbs/09_losses.ipynb #7408e3f7
+import numpy as np
+from .pose import part_masks
+from .warp import warp
+
+TOY_POSE = np.array([[32, 14], [32, 24], [22, 25], [17, 42], [15, 58], [42, 25], [47, 42], [49, 58], [26, 62], [25, 88],
+                     [24, 114], [38, 62], [39, 88], [40, 114], [30, 12], [34, 12], [27, 13], [37, 13]], np.float32)  # standing, 128x64
+
+def toy_pair(seed: int = 0, H: int = 128, W: int = 64) -> dict:
+    "A drawn person and the same person after a known motion of each part (head, torso, legs)."
+    g = torch.Generator().manual_seed(seed)
+    noise = lambda s: F.interpolate(torch.rand(1, 3, H // s, W // s, generator=g), size=(H, W), mode='bilinear', align_corners=False)
+    yy, xx = torch.meshgrid(torch.arange(H, dtype=torch.float32), torch.arange(W, dtype=torch.float32), indexing='ij')
+    masks = part_masks(TOY_POSE, (H, W)) > 0.5  # (3,H,W) head, torso, legs
+    bg = 0.4 * noise(16) - 0.2 + 0.1 * noise(2)
+    looks = [torch.tensor([0.6, 0.2, -0.1]).view(1, 3, 1, 1) + 0.2 * noise(4),  # skin
+             torch.tensor([0.7, -0.5, -0.4]).view(1, 3, 1, 1) * torch.sin(xx / 1.5 + yy / 3) + 0.3 * noise(2),  # striped shirt
+             torch.tensor([-0.6, -0.5, 0.3]).view(1, 3, 1, 1) + 0.4 * noise(2)]  # trousers
+    src = bg
+    for k in (2, 1, 0): src = torch.where(masks[k], looks[k], src)  # legs, torso, then the head on top
+    flows = [torch.stack([torch.full_like(xx, -3.), torch.full_like(xx, 2.)]),  # head: moved right and up
+             torch.stack([0.1 * (yy - 24), -0.1 * (xx - 32)]),  # torso: turned about the neck
+             torch.stack([0.15 * (yy - 62).clamp(min=0) * torch.sign(xx - 32), torch.zeros_like(xx)])]  # legs: together
+    target, tmasks = bg.clone(), []
+    for k in (2, 1, 0):
+        m = warp(masks[k].float()[None, None], flows[k][None]) > 0.5  # (1,1,H,W) where part k lands in the target
+        target = torch.where(m, warp(src, flows[k][None]), target); tmasks.insert(0, m.float())
+    return dict(source=src.clamp(-1, 1), target=target.clamp(-1, 1), flows=[f[None] for f in flows], target_masks=torch.cat(tmasks, 1))
 
 # %% ../nbs/09_losses.ipynb #969031fe
 def l1_loss(pred: torch.Tensor,  # generated image (B,3,H,W) in [-1,1]

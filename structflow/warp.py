@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from .core import show_image
 
 # %% auto #0
-__all__ = ['warp_naive', 'warp', 'resize_flow', 'flow_to_color', 'flow_wheel', 'show_flow', 'max_similarity', 'sampling_correctness_loss', 'local_affine_regularizer']
+__all__ = ['warp_naive', 'warp', 'rotation_flow', 'affine_field', 'resize_flow', 'flow_to_color', 'flow_wheel', 'show_flow', 'max_similarity', 'sampling_correctness_loss', 'local_affine_regularizer']
 
 # %% ../nbs/04_warp.ipynb #a74c1600
 def warp_naive(feat: torch.Tensor,  # source features (B,C,H,W)
@@ -53,6 +53,21 @@ def warp(feat: torch.Tensor,  # source features (B,C,H,W)
     grid = torch.stack([gx, gy], dim=-1)  # (B,H,W,2) as grid_sample wants it
     out = F.grid_sample(feat.to(dt), grid, mode='bilinear', padding_mode='zeros', align_corners=True)
     return out.to(feat.dtype)
+
+# %% ../nbs/04_warp.ipynb #30083dc1
+def rotation_flow(h, w, degrees, shift=(0., 0.)):
+    "Flow (1,2,h,w) of a rotation about the centre followed by a shift (dx, dy)."
+    g = _pixel_grid(h, w)
+    c = torch.tensor([(w - 1) / 2, (h - 1) / 2]).view(2, 1, 1)
+    a = math.radians(degrees)
+    R = torch.tensor([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    src = torch.einsum('ij,jhw->ihw', R, g - c) + c + torch.tensor(shift).view(2, 1, 1)  # (2,h,w)
+    return (src - g)[None]  # (1,2,h,w)
+
+def affine_field(h, w, A, t):
+    "Flow (1,2,h,w) = A p + t in the pixel frame of an (h,w) image (A 2x2, t 2)."
+    g = _pixel_grid(h, w, dtype=torch.float64)
+    return (torch.einsum('ij,jhw->ihw', torch.tensor(A, dtype=torch.float64), g) + torch.tensor(t, dtype=torch.float64).view(2, 1, 1))[None]
 
 # %% ../nbs/04_warp.ipynb #8f815dd8
 def resize_flow(flow: torch.Tensor,  # flow (B,2,h,w) in pixels of its own resolution
