@@ -15,11 +15,12 @@ from .pose import PARTS, get_parts, part_masks, draw_pose
 from .warp import flow_to_color
 from .data import PairDataset
 from .metrics import evaluate, flow_epe, composite, LPIPS, FID, BINS
-from .train import TrainConfig, get_train_config, train, TRAIN_PRESETS
+from .train import TrainConfig, get_train_config, train, TRAIN_PRESETS, RECIPES
+from .generator import ADDITIONS
 from .checkpoint import load_model, machine_info, write_json
 
 # %% auto #0
-__all__ = ['VARIANTS', 'MULTI_SEED', 'PAPER_TABLE3', 'TABLE_KEYS', 'METRIC_NAMES', 'variant_config', 'region_epe', 'provenance', 'paper_table', 'ours_table', 'discrepancy_bins', 'binned', 'plot_epe_vs_discrepancy', 'plot_region_epe', 'show_figure6', 'compare', 'claims', 'claims_table', 'conclusion', 'FORMAT', 'SUMMARY_KEYS', 'PAIR_KEYS', 'plan_runs', 'run_name', 'pair_discrepancy', 'visible_share', 'pick_pairs', 'variant_tiles', 'scene_tiles', 'read_results', 'seed_values', 'summary_rows', 'write_summary_csv', 'grid_columns', 'put_tiles', 'get_tiles', 'run_one', 'ablation_parser', 'dumps_compact', 'ablation_cli']
+__all__ = ['VARIANTS', 'MULTI_SEED', 'PAPER_TABLE3', 'TABLE_KEYS', 'METRIC_NAMES', 'variant_config', 'region_epe', 'provenance', 'paper_table', 'ours_table', 'discrepancy_bins', 'binned', 'plot_epe_vs_discrepancy', 'plot_region_epe', 'show_figure6', 'compare', 'claims', 'claims_table', 'claims_side_by_side', 'conclusion', 'FORMAT', 'SUMMARY_KEYS', 'PAIR_KEYS', 'plan_runs', 'run_name', 'pair_discrepancy', 'visible_share', 'pick_pairs', 'variant_tiles', 'scene_tiles', 'read_results', 'seed_values', 'summary_rows', 'write_summary_csv', 'grid_columns', 'put_tiles', 'get_tiles', 'run_one', 'ablation_parser', 'dumps_compact', 'ablation_cli']
 
 # %% ../nbs/13_ablation.ipynb #480f5c8a
 VARIANTS = {  # key -> (name in the paper's Table 3, switches of the model configuration)
@@ -79,6 +80,7 @@ def provenance(res: dict) -> str:
     "Markdown lines saying which command produced a results file, with what budget, data and machine."
     inv, runs, st = res['invocations'], res['runs'], res['settings']
     tr = st['train']
+    if not runs: return f"- command: `{' '.join(inv[0]['argv']) if inv else 'not run yet'}`\n- **no finished runs yet**"
     steps = f"{tr['steps1']} + {tr['steps2']} steps (stage 1 + stage 2)" if tr['steps1'] < 10 ** 9 else ''
     budget = ' and at most '.join(x for x in (f"{tr['time_budget']:g} min" if tr['time_budget'] else '', steps) if x) + ' per run'
     vgg = sorted({str((e.get('vgg') or {}).get('weights')) for e in runs.values()})
@@ -87,6 +89,7 @@ def provenance(res: dict) -> str:
     ours = sorted({k for e in runs.values() for k, on in (e.get('ours') or {}).items() if on})
     if any('ours' not in e for e in runs.values()): ours_line = "not recorded (runs from before the flow prior and pixel gate: the paper's form)"
     else: ours_line = ', '.join(f'`{k}`' for k in ours) if ours else "none (the paper's form)"
+    recipe = tr.get('recipe', 'ours')
     lines = [f"- command: `{' '.join(inv[0]['argv'])}`" + (f" (and {len(inv) - 1} more invocation(s) of it, resuming)" if len(inv) > 1 else ''),
              f"- preset `{st['preset']}`, {budget}, batch {tr['batch_size']}, lr {tr['lr']:g}; VGG19 weights of the losses: {', '.join(vgg)}",
              f"- data: synthetic {d['size'][0]}x{d['size'][1]}, {d['identities']} people x {d['poses_per_identity']} poses (seed {d['seed']}); "
@@ -95,7 +98,7 @@ def provenance(res: dict) -> str:
              f"- machine: {', '.join(sorted({i['device_name'] + ' (' + i['device'] + ')' for i in inv}))}; torch {', '.join(sorted({i['torch'] for i in inv}))}; "
              f"wall time {sum(i['wall_s'] or 0 for i in inv) / 60:.1f} min in all; per run (training and evaluation) "
              f"{min(e['train_s'] + e['eval_s'] for e in runs.values()) / 60:.1f} to {max(e['train_s'] + e['eval_s'] for e in runs.values()) / 60:.1f} min",
-             f"- our additions to the paper's model (notebooks 05, 08): {ours_line}",
+             f"- recipe `{recipe}`; our additions to the paper's model (notebook 08): {ours_line}",
              f"- LPIPS: {status('lpips')}; FID: {status('fid')}"]
     return '\n'.join(lines)
 
@@ -339,6 +342,16 @@ def claims_table(res: dict) -> str:
     lines += [f'| {c} | {e} | **{v}** |' for c, e, v in claims(res)]
     return '\n'.join(lines)
 
+def claims_side_by_side(results: dict) -> str:
+    "The claims of both recipes in one markdown table: claim | verdict and evidence per recipe ('not measured' where a recipe lacks the runs)."
+    by = {f: {c: (e, v) for c, e, v in claims(r)} for f, r in results.items()}
+    order = list(dict.fromkeys(c for f in by for c in by[f]))
+    lines = ['| claim (paper) | ' + ' | '.join(f'{f} recipe' for f in by) + ' |', '|---|' + '---|' * len(by)]
+    for c in order:
+        cells = [f"**{by[f][c][1]}**: {by[f][c][0]}" if c in by[f] else 'not measured' for f in by]
+        lines.append(f'| {c} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
 # %% ../nbs/13_ablation.ipynb #9f13b872
 def conclusion(res: dict) -> str:
     "A short paragraph on the central claim and Table 3, generated from the verdicts."
@@ -556,7 +569,7 @@ def run_one(spec: dict) -> dict:
              'label': VARIANTS[spec['variant']][0], 'switches': VARIANTS[spec['variant']][1],
              'train': {k: summary[k] for k in ('step', 'stage1_end', 'elapsed_s')}, 'vgg': cfg_json.get('vgg'),
              'params': sum(p.numel() for p in G.parameters()), 'machine': machine_info(device),
-             'ours': {k: bool(getattr(G.cfg, k, False)) for k in ('flow_prior', 'warp_rgb', 'bg_rgb')},  # our additions, on or off
+             'recipe': cfg.recipe, 'ours': {k: k in G.cfg.additions for k in ADDITIONS},  # the recipe, and our additions on or off
              'train_s': round(t1 - t0, 1), 'eval_s': round(time.time() - t1, 1),
              'lpips': res['lpips'], 'fid': res['fid'], 'metrics': _rdict(metrics), 'bins': _rdict(bins), 'per_pair': per_pair,
              'pairs': {'from': [r['from'] for r in rows], 'to': [r['to'] for r in rows], 'discrepancy': [_r(d) for d in disc]},
@@ -581,6 +594,7 @@ def ablation_parser() -> argparse.ArgumentParser:
     p.add_argument('--out', required=True, help='results folder (results.json, summary.csv, figure6.png; small, to commit)')
     p.add_argument('--work', help='folder for the dataset and checkpoints (default: OUT/work, ignored by git)')
     p.add_argument('--preset', default='tiny', choices=list(TRAIN_PRESETS), help='training preset (model + schedule)')
+    p.add_argument('--recipe', default='ours', choices=list(RECIPES), help="'ours' (the preset's generator with our additions; default) or 'paper' (the paper's generator alone)")
     p.add_argument('--budget', type=_pos(float), help='minutes per run (both stages)')
     p.add_argument('--steps', type=_pos(int), help="steps per run (both stages; stage 1 gets the preset's share)")
     p.add_argument('--steps1', type=_pos(int), help='stage-1 steps per run (with --steps2, instead of --steps)')
@@ -615,7 +629,7 @@ _MACHINE_FIELDS = ('seed', 'parts', 'hdcb', 'pnb', 'data', 'device', 'num_worker
 
 def _configs(a, work: Path) -> tuple[dict, dict]:
     "(settings that decide the numbers, {run name: TrainConfig dict}) from parsed arguments."
-    over = {k: v for k, v in dict(size=a.size, batch_size=a.batch_size, lr=a.lr, vgg_weights=a.vgg_weights,
+    over = {k: v for k, v in dict(recipe=a.recipe, size=a.size, batch_size=a.batch_size, lr=a.lr, vgg_weights=a.vgg_weights,
                                   num_workers=a.workers, device=a.device).items() if v is not None}
     if a.allow_random_vgg: over['allow_random_vgg'] = True
     base = get_train_config(a.preset, **over)

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 import numpy as np
 import torch
-from .generator import ModelConfig, Generator
+from .generator import make_generator, ModelConfig, Generator
 
 # %% auto #0
 __all__ = ['PRETRAINED_DIR', 'atomic_save', 'read_checkpoint', 'rng_state', 'set_rng_state', 'write_json', 'machine_info',
@@ -115,7 +115,7 @@ def load_model(path,  # last.pt, model.pt, a run folder, or the name of a shippe
                 if getattr(mc, k) != getattr(expect, k)}
         if diff: raise ValueError(f"{path}: checkpoint does not match the expected model: " +
                                   ', '.join(f'{k} {a} (checkpoint) vs {b} (expected)' for k, (a, b) in diff.items()))
-    G = Generator(mc)
+    G = make_generator(mc)
     sd = {k: v.float() if v.is_floating_point() else v for k, v in ck['generator'].items()}
     try: G.load_state_dict(sd)
     except RuntimeError as e: raise ValueError(f"{path}: weights do not fit the model described in the checkpoint ({e})") from e

@@ -16,12 +16,12 @@ from .warp import show_flow, resize_flow, warp
 from .pnb import show_relation
 from .generator import make_inputs
 from .data import PairDataset
-from .train import get_train_config, train, ensure_synthetic
+from .train import get_train_config, train, ensure_synthetic, DEMO_STEPS2
 from .checkpoint import load_model, write_json, machine_info, load_pretrained, available_pretrained
 from .metrics import evaluate, metrics_table
 
 # %% auto #0
-__all__ = ['figure_poses', 'figure_flows', 'figure_relation', 'learning_checks', 'run_demo', 'write_report_figures', 'write_report', 'demo_cli', 'FIGURE_SEED', 'figure_data', 'make_figures', 'figures_cli']
+__all__ = ['DEMO_STEPS', 'figure_poses', 'figure_flows', 'figure_relation', 'learning_checks', 'run_demo', 'write_report_figures', 'write_report', 'estimate_line', 'demo_cli', 'FIGURE_SEED', 'figure_data', 'make_figures', 'figures_cli']
 
 # %% ../nbs/15_demo.ipynb #85306b16
 def _batch(ds, idx):
@@ -93,24 +93,31 @@ def learning_checks(stage1: dict, final: dict) -> list:
             ('SSIM - copy-the-source SSIM', m['ssim'] - c['ssim'], '>= 0.05', m['ssim'] - c['ssim'] >= 0.05)]
 
 # %% ../nbs/15_demo.ipynb #2f91462a
+DEMO_STEPS = {'ours': (200, DEMO_STEPS2), 'paper': (400, DEMO_STEPS2)}  # recipe -> (stage-1, stage-2) steps of `structflow demo`; the paper's flow networks start from zero: a longer stage 1
+
 def run_demo(out='structflow-demo',  # run folder
-             budget: float = 7.0,  # minutes of training (both stages)
+             recipe: str = 'ours',  # 'ours' (the paper's generator with our additions) or 'paper' (the paper's alone)
+             steps: tuple | None = None,  # (stage-1, stage-2) steps; None: DEMO_STEPS[recipe]
              identities: int = 300,  # synthetic identities (about 10% held out)
              seed: int = 0,
              vgg_weights: str = 'cache',  # 'cache' (the torch hub cache, never a download), 'auto' (download when online), a path, or 'random'
              flow_sup: float | None = None,  # weight of the true-flow supervision (ours); None: the demo preset's
-             quick: bool = False,  # smoke test: tiny data and budget
+             quick: bool = False,  # smoke test: tiny data and a few steps
              log=print) -> dict:
-    "Render data, train both stages, evaluate, write report.md and metrics.json into `out`."
+    "Render data, train both stages for a fixed number of steps, evaluate, write report.md and metrics.json into `out`."
+    if recipe not in DEMO_STEPS: raise ValueError(f"unknown recipe {recipe!r}; choose one of {list(DEMO_STEPS)}")
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    if quick: budget, identities = min(budget, 0.5), min(identities, 24)
-    cfg = get_train_config('demo', seed=seed, vgg_weights=vgg_weights, time_budget=budget, synth_identities=identities,
+    s1, s2 = steps or ((20, 20) if quick else DEMO_STEPS[recipe])
+    if quick: identities = min(identities, 24)
+    cfg = get_train_config('demo', recipe=recipe, seed=seed, vgg_weights=vgg_weights, steps1=s1, steps2=s2, synth_identities=identities,
                            **({'flow_sup': flow_sup} if flow_sup is not None else {}))
     log(f'[1/4] rendering {identities} synthetic identities x {cfg.synth_poses} poses at 128x64 into {out / "data"}')
     ensure_synthetic(out / 'data', cfg.model_config().size, identities, cfg.synth_poses, seed, quiet=True)
     t_data = time.time() - t0
-    log(f'[2/4] training both stages for {budget:g} min (batch {cfg.batch_size}, {torch.get_num_threads()} threads)')
+    additions = cfg.model_config().additions
+    log(f"[2/4] training recipe '{recipe}' ({', '.join(additions) if additions else 'no additions: the paper'}): {s1} + {s2} steps "
+        f"(batch {cfg.batch_size}, {torch.get_num_threads()} threads); {estimate_line(cfg, out)}")
     summary = train(cfg, out, quiet=False)
     vgg = json.loads((out / 'config.json').read_text())['vgg']
     log(f"      VGG19 for the losses: {'ImageNet weights (' + vgg['source'] + ')' if vgg['pretrained'] else 'RANDOMLY INITIALISED (no ImageNet weights found; give --vgg-weights PATH for the real losses)'}")
@@ -130,7 +137,7 @@ def run_demo(out='structflow-demo',  # run folder
     write_report_figures(G, test, out / 'figures')
     metrics = {'learned': [dict(question=b[0], measured=b[1], threshold=b[2], yes=bool(b[3])) for b in checks],
                'stage1': {k: v for k, v in res1.items() if k != 'pairs'}, 'final': {k: v for k, v in res.items() if k != 'pairs'},
-               'train': summary, 'vgg': vgg, 'flow_sup': cfg.flow_sup, 'quick': quick,
+               'train': summary, 'vgg': vgg, 'flow_sup': cfg.flow_sup, 'quick': quick, 'recipe': recipe, 'additions': additions,
                'seconds': {'data': round(t_data, 1), 'train': round(t_train, 1), 'eval': round(t_eval, 1), 'total': round(time.time() - t0, 1)},
                'machine': machine_info(torch.device('cpu')), 'test_pairs': res['n_pairs']}
     write_json(out / 'metrics.json', metrics)
@@ -157,7 +164,10 @@ def write_report(out, metrics: dict, res1: dict, res: dict):
     "report.md of a demo run."
     out = Path(out)
     s = metrics['seconds']; vgg = metrics['vgg']
+    add = metrics.get('additions')
     lines = ['# structflow demo report', '',
+             f"Recipe: **{metrics.get('recipe', 'ours')}** -- " + (f"the paper's generator with our additions ({', '.join(add)})" if add else
+                                                                 "the paper's generator and losses, no additions of ours") + '.', '',
              f"Synthetic 128x64 people; {metrics['test_pairs']} held-out test pairs; total {s['total'] / 60:.1f} min "
              f"(data {s['data']:.0f} s, training {s['train']:.0f} s, evaluation {s['eval']:.0f} s) on {metrics['machine']['device_name'] or 'CPU'} "
              f"with {metrics['machine']['threads']} threads.", '',
@@ -177,12 +187,35 @@ def write_report(out, metrics: dict, res1: dict, res: dict):
     last = sorted((out / 'samples').glob('*.png'))
     if last: lines += ['Training samples (source | target pose | generated | target | flows):', '', f'![samples](samples/{last[-1].name})', '']
     (out / 'report.md').write_text('\n'.join(lines))
+def estimate_line(cfg, out) -> str:
+    "How long the training should take, from the speed of a few steps of each stage on a throwaway copy of the run (a few seconds)."
+    import tempfile, shutil
+    from structflow.train import Trainer
+    from dataclasses import replace
+    tmp = Path(tempfile.mkdtemp(prefix='structflow-estimate-'))
+    try:
+        (tmp / 'data').symlink_to((Path(out) / 'data').resolve())
+        tr = Trainer(replace(cfg, num_workers=0, sample_every=10 ** 9, ckpt_every=10 ** 9), tmp, quiet=True)
+        try:
+            b = tr._to_device(next(tr._batches()))
+            per = []
+            for step in (tr.step1, tr.step2):
+                step(b); t = time.time()  # the first step warms up (VGG features, allocations)
+                for _ in range(2): step(b)
+                per.append((time.time() - t) / 2)
+        finally: tr.close()
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+    sec = cfg.steps1 * per[0] + cfg.steps2 * per[1]
+    return f"about {sec / 60:.1f} min at this machine's present speed ({per[0]:.2f} + {per[1]:.2f} s per step)"
+
 
 # %% ../nbs/15_demo.ipynb #769ef5a7
 def demo_cli(argv=None) -> int:
     p = argparse.ArgumentParser(prog='structflow demo', description='Synthetic data -> two-stage training -> evaluation -> report, on a CPU.')
     p.add_argument('--out', default='structflow-demo', help='run folder (default ./structflow-demo)')
-    p.add_argument('--budget', type=float, default=7.0, help='training minutes, both stages (default 7)')
+    p.add_argument('--recipe', choices=list(DEMO_STEPS), default='ours', help="'ours' (the paper's generator with our additions; default) or 'paper' (the paper's alone)")
+    p.add_argument('--steps1', type=int, help="stage-1 steps (default: the recipe's, DEMO_STEPS)")
+    p.add_argument('--steps2', type=int, help="stage-2 steps (default: the recipe's)")
     p.add_argument('--identities', type=int, default=300, help='synthetic identities (default 300)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--vgg-weights', default='cache', help="'cache' (the torch hub cache's ImageNet weights if there, never a download), 'auto' (download them when online), a local path, or 'random'")
@@ -190,7 +223,12 @@ def demo_cli(argv=None) -> int:
     p.add_argument('--quick', action='store_true', help='a smoke test of the whole pipeline (about two minutes)')
     p.add_argument('--require-learning', action='store_true', help='exit 1 unless the model learned by every check of the report')
     a = p.parse_args(argv)
-    m = run_demo(a.out, a.budget, a.identities, a.seed, a.vgg_weights, a.flow_sup, a.quick)
+    for k in ('steps1', 'steps2', 'identities'):
+        v = getattr(a, k)
+        if v is not None and v < (1 if k != 'steps1' else 0): p.error(f"--{k} must be at least {1 if k != 'steps1' else 0}, got {v}")
+    d1, d2 = DEMO_STEPS[a.recipe]
+    steps = None if a.steps1 is None and a.steps2 is None else (d1 if a.steps1 is None else a.steps1, d2 if a.steps2 is None else a.steps2)
+    m = run_demo(a.out, a.recipe, steps, a.identities, a.seed, a.vgg_weights, a.flow_sup, a.quick)
     return 1 if a.require_learning and not all(b['yes'] for b in m['learned']) else 0
 
 # %% ../nbs/15a_figures.ipynb #f1394931

@@ -12,7 +12,7 @@ from .core import norm_layer, conv_block
 from .pose import PARTS, WHOLE, N_JOINTS, LIMBS, MISSING, TORSO_QUAD, get_parts, _segment_dist, _in_triangle
 
 # %% auto #0
-__all__ = ['PartFlowNet', 'PartFlowGenerator', 'HEAD_JOINTS', 'bone_flow', 'affine_flow', 'skeleton_flow']
+__all__ = ['PartFlowNet', 'PartFlowGenerator', 'HEAD_JOINTS', 'bone_flow', 'affine_flow', 'skeleton_flow', 'SkeletonPriorFlow']
 
 # %% ../nbs/05_flow.ipynb #4d6ccc43
 class PartFlowNet(nn.Module):
@@ -62,26 +62,20 @@ class PartFlowGenerator(nn.Module):
     def __init__(self, parts=PARTS,  # dict part -> joint indices, or 'paper' / 'whole'
                  ch: int = 32,  # channels of each PartFlowNet at full resolution
                  scales=(4,),  # output downsampling factors
-                 prior: bool = False,  # ours: add the skeleton flow, so the networks predict a correction to it
-                 **kwargs):  # passed to PartFlowNet (n_down, max_ch, norm)
+                 **kwargs):  # passed to PartFlowNet (n_down, max_ch, norm, in_pool)
         super().__init__()
         self.parts = get_parts(parts)
-        self.scales, self.prior = tuple(scales), prior
+        self.scales = tuple(scales)
         self.nets = nn.ModuleDict({k: PartFlowNet(len(v), ch, scales, **kwargs) for k, v in self.parts.items()})
 
     def forward(self, src_pose: torch.Tensor,  # source pose heatmaps (B,18,H,W)
                 tgt_pose: torch.Tensor,  # target pose heatmaps (B,18,H,W)
-                src_kps: torch.Tensor | None = None,  # (B,18,2) keypoints behind them (needed with prior=True)
-                tgt_kps: torch.Tensor | None = None,
                ) -> dict:
         "-> dict part -> (flows list, vis list), one entry per scale."
         if src_pose.shape[1] != N_JOINTS or src_pose.shape != tgt_pose.shape:
             raise ValueError(f"expected two poses (B,{N_JOINTS},H,W) of the same shape, got {tuple(src_pose.shape)} and {tuple(tgt_pose.shape)}")
-        out = {k: self.nets[k](src_pose[:, j], tgt_pose[:, j]) for k, j in self.parts.items()}  # (B,18,H,W) -> (B,J,H,W)
-        if not self.prior: return out
-        if src_kps is None or tgt_kps is None: raise ValueError("PartFlowGenerator(prior=True) needs the keypoints src_kps and tgt_kps")
-        skel = [skeleton_flow(src_kps, tgt_kps, src_pose.shape[-2:], self.parts, s) for s in self.scales]  # per scale: part -> flow
-        return {k: ([f + sk[k].to(f.dtype) for f, sk in zip(flows, skel)], vis) for k, (flows, vis) in out.items()}
+        return {k: self.nets[k](src_pose[:, j], tgt_pose[:, j]) for k, j in self.parts.items()}  # (B,18,H,W) -> (B,J,H,W)
+
 
 # %% ../nbs/05b_skeleton_prior.ipynb #1b504586
 def bone_flow(src: torch.Tensor,  # (B,2,2) the bone's two joints (x,y) in the source
@@ -174,3 +168,17 @@ def skeleton_flow(src_kps: torch.Tensor,  # (B,18,2) source keypoints (x,y), -1 
         flow = (f * wgt[:, :, None]).sum(1) * (d.amin(1) < 1e3)[:, None]  # (B,2,h,w) image pixels; 0 where no piece is known
         out[name] = flow * to_level  # image pixels -> pixels of the flow's resolution
     return out
+
+# %% ../nbs/05b_skeleton_prior.ipynb #5a1e7c0b
+class SkeletonPriorFlow(PartFlowGenerator):
+    "Ours: G_flow^local whose part networks predict a correction to the skeleton flow, W = W_skel + G_flow (the paper's predict W itself)."
+    def forward(self, src_pose: torch.Tensor,  # source pose heatmaps (B,18,H,W)
+                tgt_pose: torch.Tensor,  # target pose heatmaps (B,18,H,W)
+                src_kps: torch.Tensor | None = None,  # (B,18,2) the keypoints behind them
+                tgt_kps: torch.Tensor | None = None,
+               ) -> dict:
+        "-> dict part -> (flows list, vis list), one entry per scale: the paper's networks' flows plus the skeleton flow."
+        if src_kps is None or tgt_kps is None: raise ValueError("SkeletonPriorFlow needs the keypoints src_kps and tgt_kps behind the heatmaps")
+        out = super().forward(src_pose, tgt_pose)  # the paper's eq. 1
+        skel = [skeleton_flow(src_kps, tgt_kps, src_pose.shape[-2:], self.parts, s) for s in self.scales]  # per scale: part -> flow
+        return {k: ([f + sk[k].to(f.dtype) for f, sk in zip(flows, skel)], vis) for k, (flows, vis) in out.items()}

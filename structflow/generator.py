@@ -14,13 +14,13 @@ from torch.nn.utils.parametrizations import spectral_norm
 from .core import IMAGE_SIZES
 from .pose import get_parts, check_keypoints, keypoints_to_heatmaps, part_masks, part_images, N_JOINTS
 from .warp import warp, resize_flow
-from .flow import PartFlowGenerator
+from .flow import PartFlowGenerator, SkeletonPriorFlow
 from .core import conv_block, norm_layer
 from .hdcb import HybridDilatedConv
 from .pnb import PyramidNonLocal
 
 # %% auto #0
-__all__ = ['OURS', 'PRESETS', 'ModelConfig', 'get_config', 'make_inputs', 'example_pose_at', 'Encoder', 'PoseEncoder', 'LocalWarping', 'GlobalFusion', 'Decoder', 'Generator', 'ResBlockDown', 'Discriminator', 'build_generator', 'build_discriminator', 'architecture_shapes', 'show_architecture', 'model_summary', 'flops_per_image', 'preset_table']
+__all__ = ['ADDITIONS', 'PAPER', 'OURS', 'PRESETS', 'ModelConfig', 'get_config', 'make_inputs', 'example_pose_at', 'Encoder', 'PoseEncoder', 'LocalWarping', 'GlobalFusion', 'Decoder', 'Generator', 'ResBlockDown', 'Discriminator', 'build_discriminator', 'architecture_shapes', 'show_architecture', 'CopyDecoder', 'StructflowGenerator', 'make_generator', 'build_generator', 'model_summary', 'flops_per_image', 'preset_table']
 
 # %% ../nbs/08_generator.ipynb #49c400a1
 @dataclass
@@ -38,10 +38,10 @@ class ModelConfig:
     hdcb: bool = True  # hybrid dilated convolution block in the local warping module (w/o HDCB: False)
     pnb: bool = True  # pyramid non-local block in the global fusion module (w/o PNB: False)
     pnb_bins: tuple = (4, 6)  # pyramid levels of the non-local block
-    background: bool = True  # feed the (unwarped) source background to the fusion (ours; see below)
-    bg_rgb: bool = False  # also hand the background's pixels to the decoder's last layer (ours; see the decoder)
+    background: bool = False  # ours: feed the (unwarped) source background's features to the fusion and decoder
+    bg_rgb: bool = False  # ours: also hand the background's pixels to the decoder's last layer (needs background)
     flow_prior: bool = False  # ours: the flow networks predict a correction to the skeleton flow (notebook 05b)
-    warp_rgb: bool = False  # ours: the decoder can copy the source's pixels along the flows (see the decoder)
+    warp_rgb: bool = False  # ours: the decoder can copy the source's pixels along the flows through a gate
     norm: str = 'instance'  # normalisation in the generator
     d_ch: int = 32  # discriminator width
     d_layers: int = 4  # discriminator downsamplings
@@ -52,14 +52,22 @@ class ModelConfig:
         k = 2 ** int(math.log2(max(self.scales)))  # the encoders and decoder halve/double the size this many times
         if H % k or W % k: raise ValueError(f"size {H}x{W} must be divisible by {k} (2^depth of the networks)")
         if any(2 ** round(math.log2(s)) != s for s in self.scales): raise ValueError(f"scales must be powers of 2, got {self.scales}")
+        if self.bg_rgb and not self.background: raise ValueError("bg_rgb (the background's pixels) needs background=True")
 
-OURS = dict(flow_prior=True, warp_rgb=True)  # our additions, on in every preset (notebooks 05, 08 and 10b measure them)
+    @property
+    def additions(self) -> list:
+        "Our additions that are on (none: the paper's model)."
+        return [k for k in ADDITIONS if getattr(self, k)]
+
+ADDITIONS = ('background', 'bg_rgb', 'flow_prior', 'warp_rgb')  # our additions to the paper's generator
+PAPER = {k: False for k in ADDITIONS}  # the paper's model: every addition off
+OURS = {k: True for k in ADDITIONS}  # ours: every addition on (every preset)
 PRESETS = {
-    'tiny': ModelConfig(size=IMAGE_SIZES['market'], ch=16, flow_ch=8, max_ch=64, flow_pool=1, enc_convs=1, d_ch=16, d_layers=3, bg_rgb=True, **OURS),
-    'demo': ModelConfig(size=IMAGE_SIZES['market'], ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, d_ch=24, d_layers=3, bg_rgb=True, **OURS),
-    'demo256': ModelConfig(size=IMAGE_SIZES['deepfashion'], ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, flow_down=5, scales=(4, 8), d_ch=24, d_layers=4, bg_rgb=True, **OURS),
-    'market': ModelConfig(size=IMAGE_SIZES['market'], ch=64, flow_ch=32, max_ch=256, d_ch=64, d_layers=4, bg_rgb=True, **OURS),
-    'deepfashion': ModelConfig(size=IMAGE_SIZES['deepfashion'], ch=64, flow_ch=32, max_ch=256, flow_down=5, scales=(4, 8), d_ch=64, d_layers=5, bg_rgb=True, **OURS),
+    'tiny': ModelConfig(size=IMAGE_SIZES['market'], ch=16, flow_ch=8, max_ch=64, flow_pool=1, enc_convs=1, d_ch=16, d_layers=3, **OURS),
+    'demo': ModelConfig(size=IMAGE_SIZES['market'], ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, d_ch=24, d_layers=3, **OURS),
+    'demo256': ModelConfig(size=IMAGE_SIZES['deepfashion'], ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, flow_down=5, scales=(4, 8), d_ch=24, d_layers=4, **OURS),
+    'market': ModelConfig(size=IMAGE_SIZES['market'], ch=64, flow_ch=32, max_ch=256, d_ch=64, d_layers=4, **OURS),
+    'deepfashion': ModelConfig(size=IMAGE_SIZES['deepfashion'], ch=64, flow_ch=32, max_ch=256, flow_down=5, scales=(4, 8), d_ch=64, d_layers=5, **OURS),
 }
 
 def get_config(preset='tiny',  # a preset name or a ModelConfig
@@ -151,125 +159,131 @@ class GlobalFusion(nn.Module):
     "Eq. 6 (+ eq. 7 at the coarsest level): merge the parts' warped features with the global pose features."
     def __init__(self, ch: int,  # channels at this level
                  n_parts: int,  # number of parts P
-                 background: bool = True,  # a background feature map is concatenated too
                  pnb: bool = False,  # apply the pyramid non-local block after the fusion
                  bins=(4, 6),  # its pyramid levels
-                 norm: str = 'instance'):
+                 norm: str = 'instance',
+                 extra: int = 0):  # further C-channel inputs to concatenate (ours: the background; the paper: none)
         super().__init__()
-        cin = ch * (n_parts + 1 + int(background))
+        cin = ch * (n_parts + 1 + extra)
         self.fuse = nn.Sequential(conv_block(cin, ch, norm=norm), conv_block(ch, ch, norm=norm))
         self.pnb = PyramidNonLocal(ch, bins) if pnb else None
 
     def forward(self, warped: torch.Tensor,  # (B,P*C,h,w) warped part features
                 pose_global: torch.Tensor,  # (B,C,h,w)
-                background: torch.Tensor | None = None,  # (B,C,h,w)
+                extra=(),  # further (B,C,h,w) inputs (`extra` of them)
                 relations: bool = False):  # also return the PNB relation maps
-        x = torch.cat([warped, pose_global] + ([background] if background is not None else []), 1)
-        fused = self.fuse(x)  # eq. 6: (B,(P+1[+1])*C,h,w) -> (B,C,h,w)
+        fused = self.fuse(torch.cat([warped, pose_global, *extra], 1))  # eq. 6: (B,(P+1)*C,h,w) -> (B,C,h,w)
         if self.pnb is None: return fused, {}
         if relations: return self.pnb(fused, return_relations=True)  # eq. 7
         return self.pnb(fused), {}
 
+
 # %% ../nbs/08_generator.ipynb #58393ead
 class Decoder(nn.Module):
-    "Eq. 8: transposed convolutions up to full resolution, adding finer fused levels, tanh to RGB (optionally blended with copied pixels)."
+    "Eq. 8: transposed convolutions up to full resolution, adding finer fused levels on the way, tanh to RGB."
     def __init__(self, widths: list,  # channels at 1/2^i, i = 0..n
-                 norm: str = 'instance',
-                 rgb_in: int = 0,  # channels of raw full-resolution input concatenated before the last layer
-                 copy: bool = False):  # ours: the last layer also outputs a gate that blends in given pixels
+                 norm: str = 'instance'):
         super().__init__()
         n = len(widths) - 1
         bias = norm in (None, 'none')  # a norm right after would cancel the bias
         self.up = nn.ModuleList([nn.Sequential(nn.ConvTranspose2d(widths[i + 1], widths[i], 4, 2, 1, bias=bias), norm_layer(norm, widths[i]),
                                                nn.LeakyReLU(0.2), conv_block(widths[i], widths[i], norm=norm))
                                  for i in reversed(range(n))])  # 1/2^(i+1) -> 1/2^i
-        self.copy = copy
-        self.to_rgb = nn.Conv2d(widths[0] + rgb_in, 3 + int(copy), 3, 1, 1)
+        self.to_rgb = nn.Conv2d(widths[0], 3, 3, 1, 1)
 
-    def forward(self, x: torch.Tensor,  # features at the coarsest level 1/2^n
-                skips: dict,  # level i -> list of features to add at 1/2^i
-                rgb: torch.Tensor | None = None,  # (B,rgb_in,H,W) raw input for the last layer
-                pixels: torch.Tensor | None = None,  # (B,3,H,W) pixels the gate may copy (copy=True)
-               ):
-        "-> image (B,3,H,W) in [-1,1]; with copy=True, (image, gate (B,1,H,W))."
+    def features(self, x: torch.Tensor,  # features at the coarsest level 1/2^n
+                 skips: dict,  # level i -> list of features to add at 1/2^i
+                ) -> torch.Tensor:
+        "The up path: (B,w_n,H/2^n,W/2^n) -> (B,w_0,H,W)."
         n = len(self.up)
         for k, up in enumerate(self.up):
             x = up(x)  # (B,w_{i+1},h,w) -> (B,w_i,2h,2w)
-            i = n - 1 - k
-            for f in skips.get(i, []): x = x + f
-        if rgb is not None: x = torch.cat([x, rgb.to(x.dtype)], 1)  # (B,w_0,H,W) -> (B,w_0+rgb_in,H,W)
-        y = self.to_rgb(x)
-        if not self.copy: return torch.tanh(y)  # (B,3,H,W) in [-1,1]
-        gate = torch.sigmoid(y[:, 3:])  # (B,1,H,W): 1 = copy the given pixel, 0 = draw
-        return gate * pixels.to(y.dtype) + (1 - gate) * torch.tanh(y[:, :3]), gate
+            for f in skips.get(n - 1 - k, []): x = x + f
+        return x
+
+    def forward(self, x: torch.Tensor, skips: dict) -> torch.Tensor:
+        "-> image (B,3,H,W) in [-1,1]."
+        return torch.tanh(self.to_rgb(self.features(x, skips)))
+
 
 # %% ../nbs/08_generator.ipynb #a0f3e5dd
 class Generator(nn.Module):
-    "The paper's generator G(I_s, P_s, P_t) -> I_t_hat, with its flows, visibility maps and relation maps."
+    "The paper's generator G(I_s, P_s, P_t) -> I_t_hat (eqs. 1-8), with its flows, visibility maps and relation maps."
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
         self.parts = get_parts(cfg.parts)
         self.levels = [int(math.log2(s)) for s in cfg.scales]  # e.g. [2] or [2, 3]
-        n = max(self.levels)
-        w = _widths(cfg, n)
-        self.flow = PartFlowGenerator(self.parts, cfg.flow_ch, cfg.scales, prior=cfg.flow_prior, n_down=cfg.flow_down, max_ch=cfg.max_ch,
-                                      norm=cfg.norm, in_pool=cfg.flow_pool)
-        self.image_enc = Encoder(3, w, cfg.norm, cfg.enc_convs)
-        self.pose_enc = PoseEncoder(N_JOINTS, w, self.levels, cfg.norm)
-        self.warping = nn.ModuleDict({str(l): LocalWarping(w[l], cfg.hdcb, cfg.norm) for l in self.levels})
-        self.fusion = nn.ModuleDict({str(l): GlobalFusion(w[l], len(self.parts), cfg.background, cfg.pnb and l == n, cfg.pnb_bins, cfg.norm)
-                                     for l in self.levels})
-        self.decoder = Decoder(w, cfg.norm, rgb_in=(4 if cfg.background and cfg.bg_rgb else 0) + (4 if cfg.warp_rgb else 0), copy=cfg.warp_rgb)
+        self.top = max(self.levels)
+        w = _widths(cfg, self.top)
+        self.flow = self._flow_class()(self.parts, cfg.flow_ch, cfg.scales, n_down=cfg.flow_down, max_ch=cfg.max_ch,
+                                       norm=cfg.norm, in_pool=cfg.flow_pool)  # eq. 1
+        self.image_enc = Encoder(3, w, cfg.norm, cfg.enc_convs)  # part images -> F_s^local
+        self.pose_enc = PoseEncoder(N_JOINTS, w, self.levels, cfg.norm)  # sub-poses -> F_pose^local, pose -> F_pose^global
+        self.warping = nn.ModuleDict({str(l): LocalWarping(w[l], cfg.hdcb, cfg.norm) for l in self.levels})  # eqs. 2, 3, 5
+        self.fusion = nn.ModuleDict({str(l): GlobalFusion(w[l], len(self.parts), cfg.pnb and l == self.top, cfg.pnb_bins, cfg.norm,
+                                                          extra=self._fusion_extra()) for l in self.levels})  # eqs. 6, 7
+        self.decoder = Decoder(w, cfg.norm)  # eq. 8
         sel = torch.zeros(len(self.parts), N_JOINTS)  # which heatmap channels belong to each part
         for k, joints in enumerate(self.parts.values()): sel[k, joints] = 1
         self.register_buffer('part_select', sel, persistent=False)
 
-    def flows(self, batch: dict) -> dict:
-        "Eq. 1 alone (stage 1): part -> (flows, visibility), lists over levels."
-        return self.flow(batch['source_pose'], batch['target_pose'], batch.get('source_kps'), batch.get('target_kps'))
+    def _flow_class(self): return PartFlowGenerator  # the paper's eq. 1 (a subclass may add to it)
+    def _fusion_extra(self) -> int: return 0  # inputs of eq. 6 beside the parts and the pose: none in the paper
 
     def forward(self, batch: dict,  # PairDataset batch (source, source_pose, target_pose, source_parts)
                 relations: bool = False,  # also return the PNB relation maps
                ) -> dict:
-        src, sp, tp, masks = batch['source'], batch['source_pose'], batch['target_pose'], batch['source_parts']
-        B, P = src.shape[0], len(self.parts)
-        if masks.shape[1] != P: raise ValueError(f"batch has {masks.shape[1]} part masks, the model has {P} parts {list(self.parts)}")
-        flows = self.flows(batch)  # eq. 1: part -> ([flow per level], [vis per level])
-        part_img = (src[:, None] * masks[:, :, None]).flatten(0, 1)  # (B,P,3,H,W) -> (B*P,3,H,W)
-        f_src = self.image_enc(part_img)  # F_s^local, per level
+        flows = self.flows(batch)  # eq. 1: part -> ([flow per level], [visibility per level])
+        local, pose_global = self.local_warping(batch, flows)  # eqs. 2, 3, 5 at each level
+        fused, rels = self.global_fusion(local, pose_global, relations)  # eq. 6 at each level, eq. 7 at the coarsest
+        image = self.decoder(fused[self.top], {l: [fused[l]] for l in self.levels if l < self.top})  # eq. 8
+        return self.outputs(image, flows, rels if relations else None)
+
+    def flow_inputs(self, batch: dict) -> tuple:
+        "What eq. 1's networks read: the source and target pose heatmaps."
+        return batch['source_pose'], batch['target_pose']
+
+    def flows(self, batch: dict) -> dict:
+        "Eq. 1 alone (stage 1): part -> (flows, visibility), lists over levels."
+        return self.flow(*self.flow_inputs(batch))
+
+    def part_images(self, batch: dict) -> torch.Tensor:
+        "The source cut into its parts by the soft part masks: (B*P,3,H,W)."
+        masks = batch['source_parts']
+        if masks.shape[1] != len(self.parts): raise ValueError(f"batch has {masks.shape[1]} part masks, the model has {len(self.parts)} parts {list(self.parts)}")
+        return (batch['source'][:, None] * masks[:, :, None]).flatten(0, 1)  # (B,P,3,H,W) -> (B*P,3,H,W)
+
+    def local_warping(self, batch: dict, flows: dict) -> tuple:
+        "Eqs. 2, 3, 5 at each level -> (level -> F_warp^local (B,P*C,h,w), level -> F_pose^global (B,C,h,w))."
+        tp, B, P = batch['target_pose'], batch['source'].shape[0], len(self.parts)
+        f_src = self.image_enc(self.part_images(batch))  # F_s^local, per level
         sub = tp[:, None] * self.part_select[None, :, :, None, None]  # (B,P,18,H,W) target sub-poses
         f_pose = self.pose_enc(torch.cat([sub.flatten(0, 1), tp]))  # F_pose^local (B*P) and F_pose^global (B)
-        f_bg, bg_rgb = None, None
-        if self.cfg.background:
-            body = masks.amax(1, keepdim=True)  # (B,1,H,W) union of the parts
-            fill = (src * (1 - body)).sum((2, 3), keepdim=True) / (1 - body).sum((2, 3), keepdim=True).clamp(min=1)  # mean background colour
-            bg = src * (1 - body) + fill * body  # the body's place painted over with it
-            f_bg = self.image_enc(bg)
-            if self.cfg.bg_rgb: bg_rgb = torch.cat([bg, body], 1)  # (B,4,H,W): its pixels, and where the body was
-        fused, rels = {}, {}
+        local, pose_global = {}, {}
         for k, l in enumerate(self.levels):
             fl = torch.stack([flows[p][0][k] for p in self.parts], 1).flatten(0, 1)  # (B*P,2,h,w)
             vi = torch.stack([flows[p][1][k] for p in self.parts], 1).flatten(0, 1)  # (B*P,1,h,w)
-            local = self.warping[str(l)](f_src[l], fl, vi, f_pose[l][:B * P])  # eqs. 2, 3, 5: (B*P,C,h,w)
-            local = local.unflatten(0, (B, P)).flatten(1, 2)  # (B*P,C,h,w) -> (B,P*C,h,w)
-            fused[l], r = self.fusion[str(l)](local, f_pose[l][B * P:], f_bg[l] if f_bg is not None else None, relations)
+            x = self.warping[str(l)](f_src[l], fl, vi, f_pose[l][:B * P])  # eqs. 2, 3, 5: (B*P,C,h,w)
+            local[l], pose_global[l] = x.unflatten(0, (B, P)).flatten(1, 2), f_pose[l][B * P:]  # (B*P,C,h,w) -> (B,P*C,h,w)
+        return local, pose_global
+
+    def global_fusion(self, local: dict, pose_global: dict, relations: bool = False,
+                      extra: dict | None = None,  # level -> list of further inputs (ours; the paper has none)
+                     ) -> tuple:
+        "Eq. 6 at each level and eq. 7 at the coarsest -> (level -> F_global, relation maps)."
+        fused, rels = {}, {}
+        for l in self.levels:
+            fused[l], r = self.fusion[str(l)](local[l], pose_global[l], (extra or {}).get(l, ()), relations)
             rels.update(r)
-        top = max(self.levels)
-        skips = {i: ([fused[i]] if i in fused else []) + ([f_bg[i]] if f_bg is not None else []) for i in range(top)}
-        extra, pixels = {}, None
-        if self.cfg.warp_rgb:  # ours: the source's pixels warped along each part's finest flow, merged over the parts
-            H, W = src.shape[-2:]
-            full = torch.stack([resize_flow(flows[p][0][0].float(), (H, W)) for p in self.parts], 1).flatten(0, 1)  # (B*P,2,H,W)
-            moved = warp(torch.cat([part_img, masks.flatten(0, 1)[:, None]], 1), full).unflatten(0, (B, P)).sum(1)  # (B,4,H,W)
-            cover = moved[:, 3:]  # (B,1,H,W) how much part mask arrived at each target pixel
-            pixels = moved[:, :3] / cover.clamp(min=0.1)  # X: colours, not attenuated by soft mask edges
-            bg_rgb = torch.cat([t for t in (bg_rgb, pixels, cover) if t is not None], 1)
-        image = self.decoder(fused[top], skips, bg_rgb, pixels)  # eq. 8
-        if self.cfg.warp_rgb: image, extra = image[0], {'pixels': pixels, 'gate': image[1]}
+        return fused, rels
+
+    def outputs(self, image, flows, rels=None, **extra) -> dict:
+        "The output dict: image, flows and visibility per part, relation maps when asked, and any `extra`."
         out = {'image': image, 'flows': {p: flows[p][0] for p in self.parts}, 'visibility': {p: flows[p][1] for p in self.parts}, **extra}
-        if relations: out['relations'] = rels
+        if rels is not None: out['relations'] = rels
         return out
+
 
 # %% ../nbs/08_generator.ipynb #03e906c6
 class ResBlockDown(nn.Module):
@@ -297,15 +311,6 @@ class Discriminator(nn.Module):
         return self.out(self.blocks(x))
 
 # %% ../nbs/08_generator.ipynb #ef0fe7c1
-def build_generator(preset='tiny',  # preset name or ModelConfig
-                    parts='paper',  # 'paper' or 'whole' (w/o Part) or a dict
-                    hdcb: bool = True,  # False for "w/o HDCB"
-                    pnb: bool = True,  # False for "w/o PNB"
-                    **overrides,  # other ModelConfig fields
-                   ) -> Generator:
-    "The generator of a preset, with the paper's ablation switches."
-    return Generator(get_config(preset, parts=parts, hdcb=hdcb, pnb=pnb, **overrides))
-
 def build_discriminator(preset='tiny', **overrides) -> Discriminator:
     "The discriminator of a preset."
     cfg = get_config(preset, **overrides)
@@ -315,33 +320,36 @@ def build_discriminator(preset='tiny', **overrides) -> Discriminator:
 def architecture_shapes(G: Generator,  # the generator
                         batch: dict,  # a batch to run
                        ) -> dict:
-    "The tensors of the paper's Figure 2 for one batch, by forward hooks: name -> shape (at the coarsest flow level)."
-    l, s, hooks = max(G.levels), {}, []
+    "The tensors of the paper's Figure 2 for one batch, by forward hooks: name -> shape (at the coarsest flow level); our additions' tensors as '... (ours)'."
+    l, s, hooks = G.top, {}, []
     def grab(name, pick):
-        def hook(mod, i, o): s.setdefault(name, pick(o))  # the first call: the image encoder also sees the background
+        def hook(mod, i, o): s.setdefault(name, pick(o))  # the first call: our image encoder also sees the background
         return hook
     net = G.flow.nets[next(iter(G.parts))]  # the first part's flow network (they all have the same outputs)
     mods = {'W': (net, lambda o: o[0][-1]), 'V': (net, lambda o: o[1][-1]),
             'F_s^local': (G.image_enc, lambda o: o[l]), 'F_pose': (G.pose_enc, lambda o: o[l]),
             'F_warp^local': (G.warping[str(l)], lambda o: o), 'F_fusion': (G.fusion[str(l)].fuse, lambda o: o),
             'I_t': (G.decoder, lambda o: o[0] if isinstance(o, tuple) else o)}
-    if getattr(G.fusion[str(l)], 'pnb', None) is not None: mods['F_global'] = (G.fusion[str(l)].pnb, lambda o: o[0] if isinstance(o, tuple) else o)
+    if G.fusion[str(l)].pnb is not None: mods['F_global'] = (G.fusion[str(l)].pnb, lambda o: o[0] if isinstance(o, tuple) else o)
     for name, (m, pick) in mods.items(): hooks.append(m.register_forward_hook(grab(name, pick)))
     try:
-        with torch.no_grad(): G(batch)
+        with torch.no_grad():
+            out = G(batch)
+            if G.cfg.background: s['F_bg (ours)'] = G.background_features(batch)[0][l]
     finally:
         for h in hooks: h.remove()
+    if 'gate' in out: s['X (ours)'], s['g (ours)'] = out['pixels'], out['gate']
     B, P = batch['source'].shape[0], len(G.parts)
     fp = s.pop('F_pose')
     return {'I_s': tuple(batch['source'].shape), 'P_s, P_t': tuple(batch['source_pose'].shape), 'part masks': tuple(batch['source_parts'].shape),
             **{k: tuple(v.shape) for k, v in s.items()}, 'F_pose^local': tuple(fp[:B * P].shape), 'F_pose^global': tuple(fp[B * P:].shape)}
 
 def show_architecture(G: Generator, batch: dict, ax=None):
-    "The paper's Figure 2 as a block diagram, each arrow labelled with the shape it carries in `G` for `batch`."
+    "The paper's Figure 2 as a block diagram, each arrow labelled with the shape it carries in `G` for `batch`; our additions in orange."
     import matplotlib.pyplot as plt
     s = {k: '×'.join(map(str, v)) for k, v in architecture_shapes(G, batch).items()}
-    if ax is None: _, ax = plt.subplots(figsize=(13, 4.2))
-    P = len(G.parts)
+    if ax is None: _, ax = plt.subplots(figsize=(13, 4.6))
+    P, c = len(G.parts), G.cfg
     boxes = {  # name: (x, y, text)
         'in': (0.06, 0.5, f"source $I_s$\n{s['I_s']}\nposes $P_s, P_t$\n{s['P_s, P_t']}"),
         'dec': (0.23, 0.84, f"pose decomposition\n{P} parts: {', '.join(G.parts)}\nmasks {s['part masks']}"),
@@ -351,13 +359,108 @@ def show_architecture(G: Generator, batch: dict, ax=None):
         'fuse': (0.62, 0.5, f"global fusion (eq. 6)\nwith $F^{{global}}_{{pose}}$ {s['F_pose^global']}\n$F_{{fusion}}$ {s['F_fusion']}"),
         'pnb': (0.80, 0.5, f"pyramid non-local (eq. 7)\n$F_{{global}}$ {s.get('F_global', '(off)')}"),
         'out': (0.95, 0.5, f"decoder (eq. 8)\n$\\hat I_t$\n{s['I_t']}")}
-    for x, y, t in boxes.values():
-        ax.text(x, y, t, ha='center', va='center', fontsize=8, bbox=dict(boxstyle='round,pad=0.4', fc='#eef3fb', ec='#4a6fa5'))
-    for a, b in [('in', 'dec'), ('in', 'flow'), ('dec', 'enc'), ('flow', 'warp'), ('enc', 'warp'), ('warp', 'fuse'), ('enc', 'fuse'), ('fuse', 'pnb'), ('pnb', 'out')]:
-        (x0, y0, _), (x1, y1, _) = boxes[a], boxes[b]
-        ax.annotate('', (x1, y1), (x0, y0), arrowprops=dict(arrowstyle='->', color='#888', shrinkA=38, shrinkB=38))
+    arrows = [('in', 'dec'), ('in', 'flow'), ('dec', 'enc'), ('flow', 'warp'), ('enc', 'warp'), ('warp', 'fuse'), ('enc', 'fuse'), ('fuse', 'pnb'), ('pnb', 'out')]
+    ours = {}  # our additions, drawn where they join the paper's network
+    if c.flow_prior: ours['prior'] = (0.06, 0.1, "skeleton flow (ours)\n$W = W_{skel} + G_{flow}$"); arrows += [('prior', 'flow')]
+    if c.background: ours['bg'] = (0.42, 0.5, f"background (ours)\n$F_{{bg}}$ {s['F_bg (ours)']}" + ("\n+ its pixels" if c.bg_rgb else '')); arrows += [('in', 'bg'), ('bg', 'fuse')]
+    if c.warp_rgb: ours['copy'] = (0.80, 0.12, f"copied pixels (ours)\n$X$ {s['X (ours)']}, gate $g$\n$\\hat I_t = gX + (1-g)\\,$RGB"); arrows += [('warp', 'copy'), ('copy', 'out')]
+    for name, (x, y, t) in {**boxes, **ours}.items():
+        fc, ec = ('#fdebd3', '#d9822b') if name in ours else ('#eef3fb', '#4a6fa5')
+        ax.text(x, y, t, ha='center', va='center', fontsize=8, bbox=dict(boxstyle='round,pad=0.4', fc=fc, ec=ec))
+    at = {**boxes, **ours}
+    for a, b in arrows:
+        (x0, y0, _), (x1, y1, _) = at[a], at[b]
+        ax.annotate('', (x1, y1), (x0, y0), arrowprops=dict(arrowstyle='->', color='#d9822b' if a in ours or b in ours else '#888', shrinkA=38, shrinkB=38))
     ax.set_xlim(-0.02, 1.04); ax.set_ylim(0, 1); ax.axis('off')
     return ax
+
+
+# %% ../nbs/08_generator.ipynb #b1a2c3d7
+class CopyDecoder(Decoder):
+    "Ours: eq. 8's decoder whose last layer also reads raw full-resolution channels and, with copy=True, outputs a gate that blends in given pixels."
+    def __init__(self, widths: list,  # channels at 1/2^i, i = 0..n
+                 norm: str = 'instance',
+                 rgb_in: int = 0,  # channels of raw full-resolution input concatenated before the last layer
+                 copy: bool = False):  # the last layer also outputs a gate that blends in given pixels
+        super().__init__(widths, norm)
+        self.copy = copy
+        self.to_rgb = nn.Conv2d(widths[0] + rgb_in, 3 + int(copy), 3, 1, 1)  # replaces the paper's last layer
+
+    def forward(self, x: torch.Tensor,  # features at the coarsest level 1/2^n
+                skips: dict,  # level i -> list of features to add at 1/2^i
+                rgb: torch.Tensor | None = None,  # (B,rgb_in,H,W) raw input for the last layer
+                pixels: torch.Tensor | None = None,  # (B,3,H,W) pixels the gate may copy (copy=True)
+               ):
+        "-> image (B,3,H,W) in [-1,1]; with copy=True, (image, gate (B,1,H,W))."
+        x = self.features(x, skips)
+        if rgb is not None: x = torch.cat([x, rgb.to(x.dtype)], 1)  # (B,w_0,H,W) -> (B,w_0+rgb_in,H,W)
+        y = self.to_rgb(x)
+        if not self.copy: return torch.tanh(y)  # (B,3,H,W) in [-1,1]
+        gate = torch.sigmoid(y[:, 3:])  # (B,1,H,W): 1 = copy the given pixel, 0 = draw
+        return gate * pixels.to(y.dtype) + (1 - gate) * torch.tanh(y[:, :3]), gate
+
+
+# %% ../nbs/08_generator.ipynb #b1a2c3d9
+class StructflowGenerator(Generator):
+    "The paper's Generator with our additions, each switched by its ModelConfig field (background, bg_rgb, flow_prior, warp_rgb)."
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        rgb_in = (4 if cfg.bg_rgb else 0) + (4 if cfg.warp_rgb else 0)
+        self.decoder = CopyDecoder(_widths(cfg, self.top), cfg.norm, rgb_in=rgb_in, copy=cfg.warp_rgb)  # eq. 8 (+ bg_rgb, warp_rgb)
+
+    def _flow_class(self): return SkeletonPriorFlow if self.cfg.flow_prior else PartFlowGenerator  # flow_prior
+    def _fusion_extra(self) -> int: return int(self.cfg.background)  # background: one more input of eq. 6
+
+    def flow_inputs(self, batch: dict) -> tuple:
+        "The paper's inputs of eq. 1, and with flow_prior the keypoints behind them."
+        if not self.cfg.flow_prior: return super().flow_inputs(batch)
+        return (*super().flow_inputs(batch), batch.get('source_kps'), batch.get('target_kps'))
+
+    def background_features(self, batch: dict) -> tuple:
+        "Ours: the source with the body painted over in the mean background colour -> (level -> features, (B,4,H,W) its pixels and where the body was)."
+        src, body = batch['source'], batch['source_parts'].amax(1, keepdim=True)  # (B,1,H,W) union of the parts
+        fill = (src * (1 - body)).sum((2, 3), keepdim=True) / (1 - body).sum((2, 3), keepdim=True).clamp(min=1)  # mean background colour
+        bg = src * (1 - body) + fill * body  # the body's place painted over with it
+        return self.image_enc(bg), torch.cat([bg, body], 1)
+
+    def copied_pixels(self, batch: dict, flows: dict) -> tuple:
+        "Ours: the source's part images warped along each part's finest flow, merged over the parts -> (X (B,3,H,W), coverage (B,1,H,W))."
+        src, masks = batch['source'], batch['source_parts']
+        (B, P), (H, W) = masks.shape[:2], src.shape[-2:]
+        full = torch.stack([resize_flow(flows[p][0][0].float(), (H, W)) for p in self.parts], 1).flatten(0, 1)  # (B*P,2,H,W)
+        moved = warp(torch.cat([self.part_images(batch), masks.flatten(0, 1)[:, None]], 1), full).unflatten(0, (B, P)).sum(1)  # (B,4,H,W)
+        cover = moved[:, 3:]  # how much part mask arrived at each target pixel
+        return moved[:, :3] / cover.clamp(min=0.1), cover  # colours, not attenuated by soft mask edges
+
+    def forward(self, batch: dict, relations: bool = False) -> dict:
+        c = self.cfg
+        flows = self.flows(batch)  # eq. 1 (flow_prior: + the skeleton flow)
+        local, pose_global = self.local_warping(batch, flows)  # eqs. 2, 3, 5
+        f_bg, bg_rgb = self.background_features(batch) if c.background else (None, None)  # background
+        fused, rels = self.global_fusion(local, pose_global, relations,
+                                         {l: [f_bg[l]] for l in self.levels} if c.background else None)  # eqs. 6, 7 (background: one more input)
+        skips = {i: ([fused[i]] if i in fused else []) + ([f_bg[i]] if c.background else []) for i in range(self.top)}  # background: U-Net skips
+        rgb, extra = [bg_rgb] if c.bg_rgb else [], {}
+        if c.warp_rgb:  # the decoder may copy the pixels X through its gate
+            pixels, cover = self.copied_pixels(batch, flows)
+            image, gate = self.decoder(fused[self.top], skips, torch.cat(rgb + [pixels, cover], 1), pixels)  # eq. 8 + gate
+            extra = {'pixels': pixels, 'gate': gate}
+        else: image = self.decoder(fused[self.top], skips, torch.cat(rgb, 1) if rgb else None)  # eq. 8 (bg_rgb: + the background's pixels)
+        return self.outputs(image, flows, rels if relations else None, **extra)
+
+def make_generator(cfg: ModelConfig) -> Generator:
+    "The generator a configuration describes: the paper's `Generator` when every addition is off, else `StructflowGenerator`."
+    return StructflowGenerator(cfg) if cfg.additions else Generator(cfg)
+
+def build_generator(preset='tiny',  # preset name or ModelConfig
+                    parts='paper',  # 'paper' or 'whole' (w/o Part) or a dict
+                    hdcb: bool = True,  # False for "w/o HDCB"
+                    pnb: bool = True,  # False for "w/o PNB"
+                    **overrides,  # other ModelConfig fields (e.g. **PAPER for the paper's model)
+                   ) -> Generator:
+    "The generator of a preset, with the paper's ablation switches."
+    return make_generator(get_config(preset, parts=parts, hdcb=hdcb, pnb=pnb, **overrides))
+
 
 # %% ../nbs/08a_generator_checks.ipynb #b51ed58b
 def model_summary(G: Generator,  # the generator
@@ -391,7 +494,7 @@ def preset_table(presets=('tiny', 'demo', 'market', 'deepfashion')) -> list:
     "Parameters and forward GFLOPs per image of each preset's generator and discriminator."
     rows = []
     for p in presets:
-        cfg = get_config(p); G = Generator(cfg).eval(); D = build_discriminator(p)
+        cfg = get_config(p); G = make_generator(cfg).eval(); D = build_discriminator(p)
         b = {k: v for k, v in _dummy_batch(cfg).items()}
         from torch.utils.flop_counter import FlopCounterMode
         with torch.no_grad(), FlopCounterMode(display=False) as fc: D(b['source'])

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from .core import show_image
 
 # %% auto #0
-__all__ = ['PyramidNonLocal', 'show_relation']
+__all__ = ['PyramidNonLocal', 'show_relation', 'cell_labels', 'relation_shares', 'query_centred', 'measure_relations']
 
 # %% ../nbs/07_pnb.ipynb #3f719716
 class PyramidNonLocal(nn.Module):
@@ -83,3 +83,78 @@ def show_relation(R: torch.Tensor,  # relation map (N,N) or (B,N,N) (first item 
     from matplotlib.patches import Rectangle
     ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec='red', lw=2))
     return ax
+
+# %% ../nbs/07_pnb.ipynb #c7e1a002
+def cell_labels(person: torch.Tensor,  # (B,1,H,W) target person mask in [0,1]
+                parts: torch.Tensor,  # (B,P,H,W) target part masks (the part with the strongest mask owns a pixel)
+                bins: int,  # pyramid level b
+                size=None,  # (h,w) of the feature map the block pools (default: the masks' own size)
+               ) -> torch.Tensor:
+    "(B, b*b) label of each pooled cell: 0 = background (under half of it on the person), else 1 + the part owning most of its body."
+    if size is not None:
+        person, parts = F.interpolate(person.float(), size=size, mode='area'), F.interpolate(parts.float(), size=size, mode='area')
+    body = (person > 0.5).float()
+    own = F.one_hot(parts.argmax(1), parts.shape[1]).permute(0, 3, 1, 2).float() * body  # (B,P,h,w) body pixels of each part
+    frac_body = F.adaptive_avg_pool2d(body, bins).flatten(1)  # (B,N) share of the cell on the person
+    part = F.adaptive_avg_pool2d(own, bins).flatten(2).argmax(1)  # (B,N) the part with most pixels in the cell
+    return torch.where(frac_body >= 0.5, part + 1, torch.zeros_like(part))
+
+def relation_shares(R: torch.Tensor,  # (B,N,N) relation maps of one level
+                    labels: torch.Tensor,  # (B,N) cell labels (cell_labels)
+                    temperature: float = 1.0,  # rows re-tempered as softmax(log R / T): T > 1 flattens, T < 1 sharpens
+                   ) -> dict:
+    "Mean over query cells on the body: row mass on the same part, on the body, on the background, their chance values, the row maximum, and the hub share."
+    R = R.detach().float()
+    if temperature != 1.0: R = torch.softmax(R.clamp_min(1e-30).log() / temperature, -1)  # = softmax(logits / T)
+    lab = labels.to(R.device)
+    same = (lab[:, :, None] == lab[:, None, :]).float()  # (B,N,N) cell j has the label of query cell i
+    body = (lab > 0).float()[:, None, :].expand_as(R)  # (B,N,N) cell j is on the body
+    q = lab > 0  # query cells on the body
+    if not q.any(): return {'n_queries': 0}
+    top = R.argmax(-1)  # (B,N) the cell each row weights most
+    hub = torch.stack([torch.bincount(t[k], minlength=R.shape[-1]).argmax() for t, k in zip(top, q)])  # (B,) the most common one among body queries
+    m = lambda t: float(t[q].mean())
+    return {'same_part': m((R * same).sum(-1)), 'body': m((R * body).sum(-1)), 'background': 1 - m((R * body).sum(-1)),
+            'chance_same_part': m(same.mean(-1)), 'chance_body': m(body.mean(-1)), 'row_max': m(R.amax(-1)),
+            'hub': m((top == hub[:, None]).float()),  # share of body queries whose strongest cell is the image's most common one
+            'n_queries': int(q.sum())}
+
+def query_centred(pnb, x: torch.Tensor, b: int) -> torch.Tensor:
+    "Diagnosis only: level b's relation map with the part of the logits that is the same for every query removed, softmax((theta_i - mean theta)^T phi_j)."
+    p = F.adaptive_max_pool2d(x, b)
+    th, ph = pnb.theta[str(b)](p).flatten(2), pnb.phi[str(b)](p).flatten(2)  # (B,I,N)
+    th = th - th.mean(-1, keepdim=True)  # a logit term mean(theta)^T phi_j depends on j only: every row would favour the same cells
+    return torch.softmax(th.transpose(1, 2) @ ph, dim=-1)
+
+@torch.no_grad()
+def measure_relations(G,  # a generator with a pyramid non-local block
+                      dataset,  # pairs with 'target_person' and 'target_parts' (synthetic PairDataset)
+                      max_pairs: int = 64, batch_size: int = 16,
+                      temperatures=(1.0,),  # also measure re-tempered rows (see relation_shares)
+                      centred: bool = False,  # also measure the query-centred maps (query_centred; a diagnosis)
+                     ) -> dict:
+    "Level b -> variant ('T=1', 'T=4', ..., 'query-centred') -> relation_shares, over the first `max_pairs` pairs."
+    from torch.utils.data import DataLoader, Subset
+    G = G.eval()
+    pnb = G.fusion[str(max(G.levels))].pnb
+    if pnb is None: raise ValueError("this generator has no pyramid non-local block (pnb=False)")
+    seen = {}
+    hook = pnb.register_forward_hook(lambda m, i, o: seen.__setitem__('x', i[0]))
+    acc = {}
+    try:
+        for b in DataLoader(Subset(dataset, range(min(max_pairs, len(dataset)))), batch_size=batch_size, shuffle=False, num_workers=0):
+            rels = G(b, relations=True)['relations']
+            h, w = seen['x'].shape[-2:]  # the block pools the fused features of the coarsest level
+            for bins, R in rels.items():
+                lab = cell_labels(b['target_person'], b['target_parts'], bins, (h, w))
+                maps = {f'T={T:g}': (R, T) for T in temperatures}
+                if centred: maps['query-centred'] = (query_centred(pnb, seen['x'], bins), 1.0)
+                for name, (Rv, T) in maps.items():
+                    s = relation_shares(Rv, lab, T)
+                    if not s['n_queries']: continue
+                    a = acc.setdefault(bins, {}).setdefault(name, {})
+                    for k, v in s.items(): a[k] = a.get(k, 0.0) + (v * s['n_queries'] if k != 'n_queries' else v)
+    finally: hook.remove()
+    return {bins: {n: {k: (v / a['n_queries'] if k != 'n_queries' else v) for k, v in a.items()} for n, a in by.items()}
+            for bins, by in sorted(acc.items())}
+

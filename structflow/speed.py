@@ -284,10 +284,11 @@ def _fwd_bwd(G, batch):
         G(batch)['image'].float().mean().backward()
     return f
 
-def _flows_fwd_bwd(flow, batch):
+def _flows_fwd_bwd(G, batch):
+    "Eq. 1 alone (the flow networks) forward and backward."
     def f():
-        flow.zero_grad(set_to_none=True)
-        out = flow(batch['source_pose'], batch['target_pose'], batch['source_kps'], batch['target_kps'])
+        G.flow.zero_grad(set_to_none=True)
+        out = G.flows(batch)
         sum(fl.float().mean() + v.float().mean() for fls, vs in out.values() for fl, v in zip(fls, vs)).backward()
     return f
 
@@ -296,7 +297,7 @@ def _sam_inputs(tr, batch):
     layers = sorted(tr.sam_layers, key=_layer_rank)
     with torch.no_grad():
         fs, ft = tr.vgg(batch['source'], upto=layers[-1]), tr.vgg(batch['target'], upto=layers[-1])
-        flows = {p: [f.detach().requires_grad_() for f in v[0]] for p, v in tr.G.flow(batch['source_pose'], batch['target_pose'], batch['source_kps'], batch['target_kps']).items()}
+        flows = {p: [f.detach().requires_grad_() for f in v[0]] for p, v in tr.G.flows(batch).items()}
     for v in flows.values():
         for f in v: f.data.normal_(0, 1)  # flows that move things (the flow heads start at zero)
     return fs, ft, flows
@@ -315,7 +316,7 @@ def before_after(data,  # dataset folder (e.g. from bench_data)
                  batches: int = 2,  # distinct batches the steps cycle through
                  log=None) -> list:
     "Each built-in speed-up measured with its switch off and on, interleaved in this process: rows with before_ms, after_ms, ratio."
-    from structflow.generator import Generator, get_config
+    from structflow.generator import make_generator, Generator, get_config
     rows, say = [], (log or (lambda s: None))
     on = make_trainer(preset, data, device, batch_size, size)
     off = make_trainer(preset, data, device, batch_size, size, cache_features=False)
@@ -355,11 +356,11 @@ def before_after(data,  # dataset folder (e.g. from bench_data)
     del off; gc.collect()
     mc = on.mcfg
     say('flow_pool')
-    f0, f1 = (Generator(get_config(mc, flow_pool=p)).flow.to(on.device) for p in (0, 1))
+    f0, f1 = (make_generator(get_config(mc, flow_pool=p)).to(on.device) for p in (0, 1))
     r = compare_timings({'0': _flows_fwd_bwd(f0, bs[0]), '1': _flows_fwd_bwd(f1, bs[0])}, reps=reps, device=on.device)
     _row(rows, 'flow networks read heatmaps pooled by 2', 'ModelConfig(flow_pool=0 -> 1)', 'flow networks forward+backward', r, '0', '1')
     say('enc_convs')
-    g2, g1 = (Generator(get_config(mc, enc_convs=n)).to(on.device) for n in (2, 1))
+    g2, g1 = (make_generator(get_config(mc, enc_convs=n)).to(on.device) for n in (2, 1))
     r = compare_timings({'2': _fwd_bwd(g2, bs[0]), '1': _fwd_bwd(g1, bs[0])}, reps=reps, device=on.device)
     _row(rows, 'one convolution per encoder level', 'ModelConfig(enc_convs=2 -> 1)', 'generator forward+backward', r, '2', '1')
     del f0, f1, g2, g1; gc.collect()

@@ -4,26 +4,66 @@
 
 # %% ../nbs/10_train.ipynb #fd88e8bf
 from __future__ import annotations
-from .losses import discriminator_loss
+import contextlib
+import torch
+import torch.nn.functional as F
+from .losses import discriminator_loss, flow_levels
+from .warp import resize_flow
 
 # %% auto #0
-__all__ = ['stage1_step', 'stage2_step']
+__all__ = ['stage1_step', 'stage2_step', 'flow_supervision', 'add_flow_supervision']
 
 # %% ../nbs/10_train.ipynb #a4786279
-def stage1_step(G, batch, loss1, opt):
+def stage1_step(G, batch, loss1, opt,
+                flow_net=None,  # the module that runs eq. 1 (default G.flow; the trainer passes it wrapped)
+                feats: dict | None = None,  # precomputed VGG features for L_sam (the trainer's cache)
+                flow_sup: float = 0.0,  # ours, synthetic data only: weight of the flows' L1 to the true flow (0: the paper)
+                autocast=contextlib.nullcontext):  # a context factory for mixed precision
     "Stage 1: the flow networks alone, eq. 9 (+ the regulariser)."
-    flows = G.flow(batch['source_pose'], batch['target_pose'], batch['source_kps'], batch['target_kps'])
-    losses = loss1(batch['target'], source=batch['source'], flows=flows, target_masks=batch['target_parts'])
-    opt.zero_grad(); losses['total'].backward(); opt.step()
+    with autocast():
+        flows = (flow_net or G.flow)(*G.flow_inputs(batch))  # eq. 1
+        losses = loss1(batch['target'], source=batch['source'], flows=flows, target_masks=batch['target_parts'], feats=feats)
+        if flow_sup: add_flow_supervision(losses, batch, flows, flow_sup)  # ours
+    opt.zero_grad(set_to_none=True); losses['total'].backward(); opt.step()
     return losses
 
-def stage2_step(G, D, batch, loss2, opt_g, opt_d, gan='lsgan'):
-    "Stage 2: the discriminator (eq. 12), then the whole generator (eq. 10)."
-    out = G(batch)
-    fake = out['image']
-    loss_d = discriminator_loss(D(batch['target']), D(fake.detach()), gan)  # real towards 1, generated towards 0
-    opt_d.zero_grad(); loss_d.backward(); opt_d.step()
-    losses = loss2(batch['target'], source=batch['source'], pred=fake, flows=out['flows'], target_masks=batch['target_parts'],
-                   d_fake=D(fake))  # the generator wants D to say "real"
-    opt_g.zero_grad(); losses['total'].backward(); opt_g.step()
+def stage2_step(G, D, batch, loss2, opt_g, opt_d, gan: str = 'lsgan',
+                G_run=None, D_run=None,  # the modules to call (default G and D; the trainer passes them wrapped)
+                feats: dict | None = None, flow_sup: float = 0.0, autocast=contextlib.nullcontext):
+    "Stage 2: one update of the discriminator (eq. 12), then one of the whole generator (eq. 10)."
+    with autocast():
+        out = (G_run or G)(batch)
+        fake = out['image']
+        d = (D_run or D)(torch.cat([batch['target'], fake.detach()]))  # real and generated in one pass
+        loss_d = discriminator_loss(d[:len(fake)], d[len(fake):], gan)  # real towards 1, generated towards 0
+    opt_d.zero_grad(set_to_none=True); loss_d.backward(); opt_d.step()
+    D.requires_grad_(False)  # the generator's update needs no gradients of the discriminator's weights
+    try:
+        with autocast():
+            losses = loss2(batch['target'], source=batch['source'], pred=fake, flows=out['flows'], target_masks=batch['target_parts'],
+                           d_fake=D(fake) if loss2.w.adv else None, feats=feats)  # the generator wants D to say "real"
+            if flow_sup: add_flow_supervision(losses, batch, out['flows'], flow_sup)  # ours
+        opt_g.zero_grad(set_to_none=True); losses['total'].backward(); opt_g.step()
+    finally: D.requires_grad_(True)
+    losses['d'] = loss_d.detach()
+    return losses
+
+
+# %% ../nbs/10_train.ipynb #0c5e1a02
+def flow_supervision(batch: dict, flows: dict) -> torch.Tensor:
+    "Ours, synthetic data only: mean L1 of each part's flow to the true flow on its visible target pixels."
+    if 'flow' not in batch: raise ValueError("flow_sup needs a dataset with ground-truth flow (synthetic data)")
+    vis = batch['visibility'] * batch['target_person']  # (B,1,H,W)
+    total = 0.
+    for i, v in enumerate(flows.values()):
+        m = vis * batch['target_parts'][:, i:i + 1]
+        for f in flow_levels(v):
+            tf, mm = resize_flow(batch['flow'], f.shape[-2:]), F.interpolate(m, size=f.shape[-2:], mode='area')
+            total = total + ((f.float() - tf).abs().sum(1, keepdim=True) * mm).sum() / (mm.sum() + 1)
+    return total
+
+def add_flow_supervision(losses: dict, batch: dict, flows: dict, weight: float) -> dict:
+    "Adds the term 'flow_sup' and its weighted value to the total (in place)."
+    losses['flow_sup'] = flow_supervision(batch, flows)
+    losses['total'] = losses['total'] + weight * losses['flow_sup']
     return losses

@@ -42,15 +42,15 @@ def heldout_epe(G,  # a Generator
     return float(e[ok].mean() / z[ok].mean())
 
 # %% ../nbs/10b_flows_that_learn.ipynb #f80b511d
-VARIANTS = {  # name -> (what it changes, training-config overrides, model overrides, oracle loss region)
+VARIANTS = {  # name -> (what it changes, recipe, training-config overrides, model overrides, oracle loss region)
     'paper': ("the paper's form: heatmaps in, zero flow at the start, L_sam on a random VGG19's relu3_1, lr 1e-3",
-              {}, {'flow_prior': False}, False),
-    'paper, lr 1e-4': ("GFLA's learning rate", {'lr': 1e-4}, {'flow_prior': False}, False),
-    'paper, wider nets': ("flow networks twice as wide (flow_ch 32)", {}, {'flow_prior': False, 'flow_ch': 32}, False),
-    'paper, L_sam at 1/2': ("L_sam on relu2_1, at 1/2 of the image instead of 1/4", {'sam_layers': {'relu2_1': 2}}, {'flow_prior': False}, False),
-    'skeleton': ("ours: the networks correct the skeleton flow (flow_prior, the presets' default)", {}, {}, False),
-    'skeleton, lr 1e-4': ("ours, with GFLA's learning rate", {'lr': 1e-4}, {}, False),
-    'skeleton, oracle region': ("diagnostic: L_sam on the visible target body only (uses the truth)", {}, {}, True),
+              'paper', {}, {}, False),
+    'paper, lr 1e-4': ("GFLA's learning rate", 'paper', {'lr': 1e-4}, {}, False),
+    'paper, wider nets': ("flow networks twice as wide (flow_ch 32)", 'paper', {}, {'flow_ch': 32}, False),
+    'paper, L_sam at 1/2': ("L_sam on relu2_1, at 1/2 of the image instead of 1/4", 'paper', {'sam_layers': {'relu2_1': 2}}, {}, False),
+    'skeleton': ("ours: the networks correct the skeleton flow (flow_prior, the presets' default)", 'ours', {}, {}, False),
+    'skeleton, lr 1e-4': ("ours, with GFLA's learning rate", 'ours', {'lr': 1e-4}, {}, False),
+    'skeleton, oracle region': ("diagnostic: L_sam on the visible target body only (uses the truth)", 'ours', {}, {}, True),
 }
 
 def stage1_curve(variant: str,  # a key of VARIANTS
@@ -60,8 +60,8 @@ def stage1_curve(variant: str,  # a key of VARIANTS
                  eval_pairs: int | None = None,  # held-out pairs judged (default: all)
                  preset: str = 'demo', log=None) -> list:
     "Stage 1 of one variant with the real trainer: [{'step', 'seconds', 'epe_ratio'}] every `every` steps."
-    _, tr_over, model_over, oracle = VARIANTS[variant]
-    cfg = get_train_config(preset, data=str(data), seed=seed, steps1=steps, steps2=0, time_budget=None, num_workers=0,
+    _, recipe, tr_over, model_over, oracle = VARIANTS[variant]
+    cfg = get_train_config(preset, recipe=recipe, data=str(data), seed=seed, steps1=steps, steps2=0, time_budget=None, num_workers=0,
                            allow_random_vgg=True, model=model_over, **tr_over)  # ImageNet VGG19 when cached, else random (recorded)
     tr = Trainer(cfg, out, quiet=True)
     test = PairDataset(data, 'test', size=tr.mcfg.size, parts=tr.mcfg.parts)
@@ -74,16 +74,17 @@ def stage1_curve(variant: str,  # a key of VARIANTS
         t0 = time.time()
         b = tr._to_device(next(batches))
         if oracle: b['target_parts'] = b['target_parts'] * b['visibility'] * b['target_person']  # the truth: diagnosis only
-        tr.G.train(); tr.step1(b)  # the trainer's own stage-1 step: sam1 * L_sam + reg1 * L_reg
+        tr.G.train(); tr.step1(b)  # the trainer's own stage-1 step (stage1_step): loss1 = L_sam and L_reg
         secs += time.time() - t0
     return rows
 
 # %% ../nbs/10b_flows_that_learn.ipynb #53eb4bf1
-STAGE2 = {  # name -> (what it is, model overrides, schedule: stage-1 share of the steps): both stages, then `evaluate`
-    'paper': ("the paper's form (with our background input, bg_rgb)", {'flow_prior': False, 'warp_rgb': False}, 0.4),
-    'skeleton': ("ours: flow_prior", {'warp_rgb': False}, 0.4),
-    'skeleton + copy': ("ours: flow_prior and warp_rgb", {}, 0.4),
-    'skeleton + copy, short stage 1': ("ours: both, and stage 1 cut to a tenth of the steps (the presets' default)", {}, 0.1),
+STAGE2 = {  # name -> (what it is, recipe, model overrides, schedule: stage-1 share of the steps): both stages, then `evaluate`
+    'paper recipe': ("the paper's recipe: its generator with none of our additions", 'paper', {}, 0.4),
+    'background only': ("ours with only the background (background, bg_rgb)", 'ours', {'flow_prior': False, 'warp_rgb': False}, 0.4),
+    'skeleton': ("ours without the copy path: background and flow_prior", 'ours', {'warp_rgb': False}, 0.4),
+    'skeleton + copy': ("ours: every addition", 'ours', {}, 0.4),
+    'skeleton + copy, short stage 1': ("ours: every addition, and stage 1 cut to a tenth of the steps (the presets' default)", 'ours', {}, 0.1),
 }
 
 def _job(kind, name, seed, data, work, steps, every, steps2, eval_pairs, threads):
@@ -91,9 +92,10 @@ def _job(kind, name, seed, data, work, steps, every, steps2, eval_pairs, threads
     torch.set_num_threads(threads)
     out = Path(work) / f"{kind}-{name.replace(' ', '_').replace(',', '').replace('/', '_')}-{seed}"
     if kind == 'stage1': return stage1_curve(name, data, out, steps, every, seed, eval_pairs)
-    n1 = round(sum(steps2) * STAGE2[name][2])  # steps2 = the total of both stages
-    cfg = get_train_config('demo', data=str(data), seed=seed, steps1=n1, steps2=sum(steps2) - n1, time_budget=None,
-                           num_workers=0, allow_random_vgg=True, model=STAGE2[name][1])
+    _, recipe, model_over, share = STAGE2[name]
+    n1 = round(sum(steps2) * share)  # steps2 = the total of both stages
+    cfg = get_train_config('demo', recipe=recipe, data=str(data), seed=seed, steps1=n1, steps2=sum(steps2) - n1, time_budget=None,
+                           num_workers=0, allow_random_vgg=True, model=model_over)
     t0 = time.time(); s = train(cfg, out, quiet=True)
     from structflow.checkpoint import load_model
     G, _ = load_model(out / 'model.pt'); G1, _ = load_model(out / 'stage1.pt')
@@ -111,6 +113,7 @@ def run_study(out,  # folder of results.json (small: commit it)
               identities: int = 300,  # synthetic people (the demo's)
               eval_pairs: int | None = None, jobs: int = 1,
               variants=None, stage2=None,  # names to run (default: all)
+              recipe: str | None = None,  # only the variants of this recipe ('paper' or 'ours'; default: both)
               work=None,  # folder for the data and the runs (default OUT/work; large, not to commit)
               log=print) -> dict:
     "Run the study (resumable: finished runs in results.json are kept) and return the results."
@@ -123,8 +126,9 @@ def run_study(out,  # folder of results.json (small: commit it)
                        'variants': {k: v[0] for k, v in VARIANTS.items()}, 'stage2_variants': {k: v[0] for k, v in STAGE2.items()}}
     work = Path(work) if work else out / 'work'
     data = ensure_synthetic(work / 'data', (128, 64), identities, 4, 0, quiet=True)
-    todo = [('stage1', v, s) for s in range(seeds) for v in (variants or VARIANTS) if str(s) not in res['stage1'].get(v, {})]
-    todo += [('stage2', v, 0) for v in (stage2 or STAGE2) if v not in res['stage2']]
+    ok = lambda table, v: recipe is None or table[v][1] == recipe
+    todo = [('stage1', v, s) for s in range(seeds) for v in (variants or VARIANTS) if ok(VARIANTS, v) and str(s) not in res['stage1'].get(v, {})]
+    todo += [('stage2', v, 0) for v in (stage2 or STAGE2) if ok(STAGE2, v) and v not in res['stage2']]
     threads = max(1, torch.get_num_threads() // jobs)
     args = lambda j: (*j, str(data), str(work / 'runs'), steps, every, tuple(steps2), eval_pairs, threads)
     with ProcessPoolExecutor(jobs) if jobs > 1 else _Inline() as ex:
@@ -158,8 +162,11 @@ def study_cli(argv=None) -> int:
     p.add_argument('--every', type=int, default=100); p.add_argument('--steps2', type=int, nargs=2, default=(400, 600))
     p.add_argument('--identities', type=int, default=300); p.add_argument('--eval-pairs', type=int)
     p.add_argument('--jobs', type=int, default=1); p.add_argument('--variant', action='append'); p.add_argument('--stage2', action='append')
+    p.add_argument('--recipe', choices=['paper', 'ours'], help="only the variants of one recipe (default: both)")
     a = p.parse_args(argv)
-    run_study(a.out, a.seeds, a.steps, a.every, a.steps2, a.identities, a.eval_pairs, a.jobs, a.variant, a.stage2, a.work)
+    bad = [v for v in (a.variant or []) if v not in VARIANTS] + [v for v in (a.stage2 or []) if v not in STAGE2]
+    if bad: p.error(f"unknown variant(s) {bad}; stage 1: {list(VARIANTS)}; both stages: {list(STAGE2)}")
+    run_study(a.out, a.seeds, a.steps, a.every, a.steps2, a.identities, a.eval_pairs, a.jobs, a.variant, a.stage2, a.recipe, a.work)
     return 0
 
 # %% ../nbs/10b_flows_that_learn.ipynb #ad03065f

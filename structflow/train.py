@@ -16,23 +16,30 @@ from PIL import Image
 from .core import set_seed, get_device, to_uint8, check_output, FolderLock, progress
 from .pose import draw_pose, get_parts, heatmaps_batch, part_masks_batch
 from .warp import flow_to_color, resize_flow
-from .generator import ModelConfig, Generator, get_config, build_discriminator, PRESETS
-from .losses import GeneratorLoss, LossWeights, VGG19Features, discriminator_loss, flow_levels, PERCEPTUAL_LAYERS, STYLE_LAYERS, SAM_LAYERS, SAM_LAYERS_RANDOM, VGG19_LAYERS
+from .generator import make_generator, ModelConfig, Generator, get_config, build_discriminator, PRESETS, PAPER
+from .losses import LOSS_PRESETS, GeneratorLoss, LossWeights, VGG19Features, discriminator_loss, flow_levels, PERCEPTUAL_LAYERS, STYLE_LAYERS, SAM_LAYERS, SAM_LAYERS_RANDOM, VGG19_LAYERS
 import torch.nn.functional as F
 from .data import PairDataset, data_frame
 from .checkpoint import (atomic_save, read_checkpoint, rng_state, set_rng_state, write_json, machine_info, model_file,
                                    load_model, load_pretrained, available_pretrained, PRETRAINED_DIR)
+from .stages import stage1_step, stage2_step
 
 # %% auto #0
-__all__ = ['TRAIN_PRESETS', 'RESUME_OVERRIDES', 'CLI_FLAGS', 'TrainConfig', 'get_train_config', 'ResumableSampler',
-           'setup_distributed', 'unwrap', 'ensure_synthetic', 'sample_grid', 'Trainer', 'train', 'run_stage',
-           'resume_config', 'train_parser', 'asked_from_args', 'config_from_args', 'train_cli']
+__all__ = ['RECIPES', 'DEMO_STEPS2', 'TRAIN_PRESETS', 'RESUME_OVERRIDES', 'CLI_FLAGS', 'TrainConfig', 'get_train_config',
+           'ResumableSampler', 'setup_distributed', 'unwrap', 'ensure_synthetic', 'sample_grid', 'Trainer', 'train',
+           'run_stage', 'resume_config', 'train_parser', 'asked_from_args', 'config_from_args', 'train_cli']
 
 # %% ../nbs/10a_trainer.ipynb #cc0b001e
+RECIPES = {  # name -> (what it trains, ModelConfig fields it sets over the preset's)
+    'paper': ("the paper's generator (eqs. 1-8, no additions of ours) and losses", PAPER),
+    'ours': ("the paper's generator with our additions (background, bg_rgb, flow_prior, warp_rgb), the same losses", {}),
+}
+
 @dataclass
 class TrainConfig:
     "Everything a training run needs; stored in config.json and in every checkpoint."
     preset: str = 'tiny'  # model preset (structflow.generator.PRESETS)
+    recipe: str = 'ours'  # 'paper' (the paper's generator, no additions) or 'ours' (the preset's, with our additions); see RECIPES
     train_preset: str | None = None  # the training preset it started from (TRAIN_PRESETS), recorded by get_train_config
     parts: str = 'paper'  # 'paper' or 'whole' (w/o Part)
     hdcb: bool = True  # False: w/o HDCB
@@ -50,9 +57,8 @@ class TrainConfig:
     steps2: int = 2000  # stage 2 steps (end to end)
     time_budget: float | None = None  # minutes for both stages together; None: no limit
     stage1_share: float = 0.4  # share of the time budget given to stage 1
-    sam1: float = 20.0  # stage 1: weight of L_sam
-    reg1: float = 0.01  # stage 1: weight of the flow regulariser
-    loss: LossWeights = field(default_factory=LossWeights)  # stage 2: the lambdas of eq. 10
+    loss1: LossWeights = field(default_factory=lambda: replace(LOSS_PRESETS['stage1']))  # stage 1: L_sam and the regulariser
+    loss: LossWeights = field(default_factory=lambda: replace(LOSS_PRESETS['stage2']))  # stage 2: the lambdas of eq. 10
     gan: str = 'lsgan'  # 'lsgan', 'vanilla' or 'hinge'
     perceptual_layers: tuple = PERCEPTUAL_LAYERS  # VGG19 layers of L_per
     style_layers: tuple = STYLE_LAYERS  # VGG19 layers of L_sty
@@ -77,6 +83,8 @@ class TrainConfig:
 
     def __post_init__(self):
         if isinstance(self.loss, dict): self.loss = LossWeights(**self.loss)
+        if isinstance(self.loss1, dict): self.loss1 = LossWeights(**self.loss1)
+        if self.recipe not in RECIPES: raise ValueError(f"unknown recipe {self.recipe!r}; choose one of {list(RECIPES)}")
         if self.size is not None: self.size = tuple(self.size)
         self.betas = tuple(self.betas)
         self.perceptual_layers, self.style_layers = tuple(self.perceptual_layers), tuple(self.style_layers)
@@ -87,7 +95,7 @@ class TrainConfig:
 
     def model_config(self) -> ModelConfig:
         "The generator's configuration for this run."
-        kw = dict(self.model, parts=self.parts, hdcb=self.hdcb, pnb=self.pnb)
+        kw = dict(RECIPES[self.recipe][1], **self.model, parts=self.parts, hdcb=self.hdcb, pnb=self.pnb)
         if self.size is not None: kw['size'] = self.size
         return get_config(self.preset, **kw)
 
@@ -95,16 +103,20 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> 'TrainConfig':
+        d = dict(d)
+        if 'sam1' in d or 'reg1' in d:  # runs from before loss1: their stage-1 weights
+            d.setdefault('loss1', asdict(replace(LOSS_PRESETS['stage1'], sam=d.pop('sam1', 20.0), reg=d.pop('reg1', 0.01))))
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
 # %% ../nbs/10a_trainer.ipynb #905a6704
+DEMO_STEPS2 = 600  # stage-2 steps of the demo preset (structflow demo: about 6 minutes of training on 2 quiet CPU cores, notebook 15)
 TRAIN_PRESETS = {
     'tiny': TrainConfig(preset='tiny', batch_size=4, steps1=100, steps2=100, synth_identities=40, synth_poses=3,
                         sample_every=50, ckpt_every=50, vgg_weights='cache'),
     # The synthetic presets keep stage 1 short: with the skeleton flow (flow_prior) the networks start near the
     # right flow and L_sam on a random VGG pulls them away from it; stage 2 improves them (notebook 10b measures both).
-    'demo': TrainConfig(preset='demo', batch_size=8, steps1=200, steps2=100_000, time_budget=7.0,
+    'demo': TrainConfig(preset='demo', batch_size=8, steps1=200, steps2=DEMO_STEPS2,
                         synth_identities=300, synth_poses=4, sample_every=200, ckpt_every=100, allow_random_vgg=True, num_workers=0, vgg_weights='cache',
                         perceptual_layers=('relu1_1', 'relu2_1', 'relu3_1'), style_layers=('relu2_2',)),  # shallow VGG: 2 CPU cores
     'synthetic-128x64': TrainConfig(preset='demo', batch_size=16, steps1=200, steps2=1_000_000, time_budget=2.0, synth_identities=2000,
@@ -116,7 +128,7 @@ TRAIN_PRESETS = {
 }
 
 def get_train_config(preset='tiny', **overrides) -> TrainConfig:
-    "A copy of a training preset with some fields replaced."
+    "A copy of a training preset with some fields replaced (e.g. recipe='paper')."
     if preset not in TRAIN_PRESETS: raise ValueError(f"unknown training preset {preset!r}; choose one of {list(TRAIN_PRESETS)}")
     return replace(TRAIN_PRESETS[preset], **{'train_preset': preset, **overrides})
 
@@ -210,11 +222,11 @@ class Trainer:
         self.channels_last = cfg.channels_last == 'on' or (cfg.channels_last == 'auto' and cuda)
         set_seed(cfg.seed + self.rank * 0)  # identical initial weights on every rank
         self._build_data()
-        self.G = Generator(self.mcfg).to(self.device)
-        self.D = build_discriminator(cfg.preset, **({'size': cfg.size} if cfg.size else {})).to(self.device)
+        self.G = make_generator(self.mcfg).to(self.device)
+        self.D = build_discriminator(self.mcfg).to(self.device)
         if self.channels_last: self.G.to(memory_format=torch.channels_last); self.D.to(memory_format=torch.channels_last)
         self.vgg = self._build_vgg().to(self.device)
-        self.loss1 = GeneratorLoss(LossWeights(sam=cfg.sam1, l1=0, adv=0, perceptual=0, style=0, reg=cfg.reg1), vgg=self.vgg,
+        self.loss1 = GeneratorLoss(cfg.loss1, vgg=self.vgg,
                                    sam_layers=self.sam_layers, gan_kind=cfg.gan).to(self.device)
         self.loss2 = GeneratorLoss(cfg.loss, vgg=self.vgg, sam_layers=self.sam_layers, gan_kind=cfg.gan,
                                    perceptual_layers=cfg.perceptual_layers, style_layers=cfg.style_layers).to(self.device)
@@ -354,58 +366,15 @@ class Trainer(Trainer):
             out[side] = {l: torch.stack([got[n][l] for n in names]).float() for l in layers}
         return out
 
-    def flow_supervision(self, batch, flows) -> torch.Tensor:
-        "Ours, synthetic data only: mean L1 of each part's flow to the true flow on its visible target pixels."
-        vis = batch['visibility'] * batch['target_person']  # (B,1,H,W)
-        total = 0.
-        for i, v in enumerate(flows.values()):
-            m = vis * batch['target_parts'][:, i:i + 1]
-            for f in flow_levels(v):
-                tf, mm = resize_flow(batch['flow'], f.shape[-2:]), F.interpolate(m, size=f.shape[-2:], mode='area')
-                total = total + ((f.float() - tf).abs().sum(1, keepdim=True) * mm).sum() / (mm.sum() + 1)
-        return total
-
     def step1(self, batch) -> dict:
-        "Stage 1: the flow networks alone, L = sam1 * L_sam + reg1 * L_reg (+ flow_sup * L_flow, ours)."
-        feats = self.sam_features(batch)
-        with self._autocast():
-            flows = self.flow_t(batch['source_pose'], batch['target_pose'], batch['source_kps'], batch['target_kps'])
-            losses = self.loss1(batch['target'], source=batch['source'], flows=flows, target_masks=batch['target_parts'], feats=feats)
-            if self.cfg.flow_sup:
-                losses['flow_sup'] = self.flow_supervision(batch, flows)
-                losses['total'] = losses['total'] + self.cfg.flow_sup * losses['flow_sup']
-        self.opt1.zero_grad(set_to_none=True)
-        losses['total'].backward()
-        self.opt1.step()
-        return losses
+        "Stage 1: `stage1_step` with the trainer's wrapped flow module, feature cache and precision."
+        return stage1_step(self.G, batch, self.loss1, self.opt1, flow_net=self.flow_t, feats=self.sam_features(batch),
+                           flow_sup=self.cfg.flow_sup, autocast=self._autocast)
 
     def step2(self, batch) -> dict:
-        "Stage 2: one discriminator update, then one generator update with eq. 10."
-        with self._autocast():
-            out = self.G_t(batch)
-            fake = out['image']
-            d = self.D_t(torch.cat([batch['target'], fake.detach()]))  # real and fake in one pass
-            loss_d = discriminator_loss(d[:len(fake)], d[len(fake):], self.cfg.gan)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
-        D = unwrap(self.D_t)
-        D.requires_grad_(False)  # the generator's update does not need discriminator gradients
-        feats = self.sam_features(batch)
-        try:
-            with self._autocast():
-                losses = self.loss2(batch['target'], source=batch['source'], pred=fake, flows=out['flows'],
-                                    target_masks=batch['target_parts'], d_fake=D(fake) if self.cfg.loss.adv else None, feats=feats)
-                if self.cfg.flow_sup:
-                    losses['flow_sup'] = self.flow_supervision(batch, out['flows'])
-                    losses['total'] = losses['total'] + self.cfg.flow_sup * losses['flow_sup']
-            self.opt_g.zero_grad(set_to_none=True)
-            losses['total'].backward()
-            self.opt_g.step()
-        finally:
-            D.requires_grad_(True)
-        losses['d'] = loss_d.detach()
-        return losses
+        "Stage 2: `stage2_step` with the trainer's wrapped modules, feature cache and precision."
+        return stage2_step(self.G, self.D, batch, self.loss2, self.opt_g, self.opt_d, self.cfg.gan, G_run=self.G_t, D_run=self.D_t,
+                           feats=self.sam_features(batch), flow_sup=self.cfg.flow_sup, autocast=self._autocast)
 
     # -- the loop ---------------------------------------------------------------------------------------
 
@@ -562,7 +531,7 @@ def train(cfg: TrainConfig, out, resume: bool = False, max_steps: int | None = N
         if tr.world > 1 and dist.is_initialized(): dist.destroy_process_group()
 
 RESUME_OVERRIDES = ('time_budget', 'steps1', 'steps2', 'num_workers', 'device', 'ckpt_every', 'data')  # what --resume may change
-CLI_FLAGS = {'train_preset': '--preset', 'stage': '--stage', 'data': '--data', 'batch_size': '--batch-size', 'lr': '--lr', 'seed': '--seed',
+CLI_FLAGS = {'train_preset': '--preset', 'recipe': '--recipe', 'stage': '--stage', 'data': '--data', 'batch_size': '--batch-size', 'lr': '--lr', 'seed': '--seed',
              'size': '--size', 'parts': '--parts', 'hdcb': '--no-hdcb', 'pnb': '--no-pnb', 'vgg_weights': '--vgg-weights',
              'allow_random_vgg': '--allow-random-vgg', 'num_workers': '--workers', 'device': '--device', 'amp': '--amp', 'compile': '--compile',
              'augment': '--augment', 'time_budget': '--time-budget', 'steps1': '--steps1', 'steps2': '--steps2', 'ckpt_every': '--ckpt-every'}
@@ -611,6 +580,7 @@ def train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='structflow train', description='Train a structflow model (two stages).')
     p.add_argument('--data', help="dataset folder, or 'synthetic' (rendered into OUT/data; the default)")
     p.add_argument('--preset', choices=list(TRAIN_PRESETS), help="training preset (model + schedule; default: 'tiny')")
+    p.add_argument('--recipe', choices=list(RECIPES), help="'ours' (the preset's generator with our additions; default) or 'paper' (the paper's generator alone)")
     p.add_argument('--out', required=True, help='run folder (checkpoints, logs, samples)')
     p.add_argument('--stage', choices=['1', '2', 'both'], help="which stages to run (default: 'both')")
     p.add_argument('--max-steps', type=int, help='stop at this global step (resume later with --resume)')
@@ -633,7 +603,7 @@ def train_parser() -> argparse.ArgumentParser:
 
 def asked_from_args(a) -> dict:
     "The settings a `structflow train` command line gives explicitly (TrainConfig fields, plus 'stage' and 'train_preset')."
-    given = dict(train_preset=a.preset, stage=a.stage, data=a.data, steps1=a.steps1, steps2=a.steps2, batch_size=a.batch_size, lr=a.lr,
+    given = dict(train_preset=a.preset, recipe=a.recipe, stage=a.stage, data=a.data, steps1=a.steps1, steps2=a.steps2, batch_size=a.batch_size, lr=a.lr,
                  seed=a.seed, size=a.size, parts=a.parts, vgg_weights=a.vgg_weights, num_workers=a.workers, device=a.device, amp=a.amp,
                  time_budget=a.time_budget, ckpt_every=a.ckpt_every,
                  hdcb=False if a.no_hdcb else None, pnb=False if a.no_pnb else None, allow_random_vgg=True if a.allow_random_vgg else None,

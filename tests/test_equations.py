@@ -44,3 +44,35 @@ def test_index_lists_every_notebook():
     listed = re.findall(r'^\| \[(\w+)\]\(nbs/\1\.ipynb\)', text, re.M)
     present = sorted(p.stem for p in (ROOT / 'nbs').glob('*.ipynb') if p.stem != 'index')
     assert listed == present, (set(present) - set(listed), set(listed) - set(present))
+
+def test_departures_are_named():
+    "The table's last column names, for every addition of ours, the code that departs from the paper's equation, and that code exists."
+    from structflow.generator import ADDITIONS
+    nb = json.loads((ROOT / 'nbs' / 'index.ipynb').read_text())
+    text = next(''.join(c['source']) for c in nb['cells'] if "## The paper's equations in the code" in ''.join(c['source']))
+    rows = [l.split(' | ') for l in text.splitlines() if re.match(r'\| \d+ \|', l)]
+    assert all(len(r) == 5 for r in rows), 'every equation row has a departure column'
+    departs = ' '.join(r[4] for r in rows)
+    for name in re.findall(r'`([a-z]+\.[A-Za-z_]+)`', departs):
+        mod, attr = name.rsplit('.', 1)
+        assert hasattr(importlib.import_module(f'structflow.{mod}'), attr), f'structflow.{name} does not exist'
+    for k in ADDITIONS: assert f'`{k}`' in departs, f'the addition {k} is not named where it departs from an equation'
+
+def test_paper_generator_has_nothing_of_ours():
+    "With our additions off: the paper's class, no prior, gate or background parameters, and its forward names none of them."
+    import inspect, torch
+    from structflow.generator import Generator, StructflowGenerator, make_generator, get_config, PAPER, make_inputs
+    from structflow.pose import EXAMPLE_POSE
+    G = make_generator(get_config('tiny', **PAPER))
+    assert type(G) is Generator and type(G.flow).__name__ == 'PartFlowGenerator'
+    assert G.decoder.to_rgb.out_channels == 3 and G.decoder.to_rgb.in_channels == G.decoder.up[-1][0].out_channels
+    src = inspect.getsource(Generator.forward)
+    for word in ('background', 'bg_rgb', 'prior', 'warp_rgb', 'gate', 'pixels', 'self.cfg.'): assert word not in src, word  # no branch on a switch of ours
+    assert len(src.splitlines()) <= 12  # one screen
+    # ours with every addition off computes the paper's output exactly, on the same (non-initial) weights
+    torch.manual_seed(0)
+    for p in G.parameters(): p.data.normal_(0, 0.05)
+    O = StructflowGenerator(get_config('tiny', **PAPER)); O.load_state_dict(G.state_dict())
+    tk = EXAMPLE_POSE.copy(); tk[[3, 4]] = [[10, 30], [14, 12]]
+    b = make_inputs(torch.rand(3, 128, 64) * 2 - 1, EXAMPLE_POSE, tk)
+    with torch.no_grad(): assert torch.equal(G.eval()(b)['image'], O.eval()(b)['image'])

@@ -12,7 +12,7 @@ import pytest
 import torch
 from structflow.train import get_train_config, train, train_cli
 from structflow.checkpoint import atomic_save, read_checkpoint, load_model
-from structflow.generator import get_config
+from structflow.generator import get_config, Generator
 
 SIZE, STEPS1, STEPS2, BATCH = (64, 32), 6, 6, 4
 TOTAL = STEPS1 + STEPS2
@@ -294,3 +294,17 @@ def test_load_model(straight, synth_data):
         load_model(straight / 'model.pt', expect=get_config('tiny'))
     with pytest.raises(ValueError, match=r'last\.pt.*parts'):
         load_model(straight / 'last.pt', expect=get_config('tiny', size=SIZE, parts='whole'))
+
+def test_recipe_paper_from_the_command_line(synth_data, tmp_path):
+    "`structflow train --recipe paper` trains the paper's generator: no addition of ours in the run, its model file or the class it loads as."
+    out = tmp_path / 'paper'
+    rc, o, err = finish(start(cli_args(synth_data, out, '--recipe', 'paper')))
+    assert rc == 0, err[-3000:]
+    cfg = json.loads((out / 'config.json').read_text())
+    assert cfg['train']['recipe'] == 'paper' and not any(cfg['model'][k] for k in ('background', 'bg_rgb', 'flow_prior', 'warp_rgb'))
+    G, meta = load_model(out)
+    assert type(G) is Generator and G.cfg.additions == [] and meta['train_config']['recipe'] == 'paper'
+    assert not any(k.startswith('decoder.to_rgb') and v.shape[0] != 3 for k, v in G.state_dict().items())  # no gate channel
+    r = subprocess.run([sys.executable, '-m', 'structflow.cli', 'train', *cli_args(synth_data, out, '--recipe', 'ours'), '--resume'],
+                       capture_output=True, text=True, env=ENV, timeout=300)
+    assert r.returncode == 2 and '--recipe ours (the run has paper)' in r.stderr, r.stderr[-2000:]  # a resume cannot change the recipe

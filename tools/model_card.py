@@ -23,11 +23,13 @@ drift from the files.
 
 Both use the paper's architecture and two-stage training (stage 1: the sampling correctness loss,
 eq. 9, plus the flow regulariser; stage 2: L1, adversarial, perceptual and style losses, eq. 10,
-with GFLA's weights) plus two additions of ours, each measured in notebooks 05, 08 and 10b: the
-flow networks predict a residual on top of a flow computed from the two skeletons
-(`flow_prior`), and the decoder may pass through the source pixels warped along the finest flows
-(`warp_rgb`, a learned gate). VGG19 in the losses is **randomly initialised**, as no ImageNet
-weights were available where they were trained; LPIPS and FID are therefore not reported.
+with GFLA's weights), trained with our recipe (`--recipe ours`): the paper's generator plus the four
+additions of ours that notebook 08 introduces and measures: the source background's features and
+pixels (`background`, `bg_rgb`), flow networks that predict a residual on top of a flow computed
+from the two skeletons (`flow_prior`), and a decoder that may pass through the source pixels warped
+along the finest flows (`warp_rgb`, a learned gate); the line "recipe" below says which ran.
+VGG19 in the losses is **randomly initialised**, as no ImageNet weights were available where
+they were trained; LPIPS and FID are therefore not reported.
 """
 
 def _mb(p): return f'{p.stat().st_size / 2**20:.1f} MiB'
@@ -38,7 +40,7 @@ def _facts(name):
     s, mach, ev = m.get('train_summary') or {}, m.get('machine') or {}, m['eval']
     n_par = sum(p.numel() for p in G.parameters()) / 1e6
     cfg = G.cfg
-    ours = [k for k in ('flow_prior', 'warp_rgb', 'bg_rgb') if getattr(cfg, k, False)]
+    ours = cfg.additions
     hw = (f"{mach.get('device_name', '?')} {mach.get('device', '')}, torch {mach.get('torch', '?')}, "
           f"{mach.get('threads', '?')} threads") if mach else 'not recorded'
     o = ev['overall']
@@ -47,6 +49,7 @@ def _facts(name):
     return name, {
         'architecture': f"`{t['preset']}` model preset, {cfg.size[0]}x{cfg.size[1]}, {n_par:.1f} M parameters, flows at 1/" + ' and 1/'.join(map(str, cfg.scales))
                         + (f"; ours: {', '.join(f'`{k}`' for k in ours)}" if ours else ''),
+        'recipe': (f"ours ({', '.join(f'`{k}`' for k in ours)})" if ours else "the paper's (no additions)"),
         'data': f"`{m.get('data_command', 'not recorded')}` (evaluated on its {ev['n_pairs']} test pairs)",
         'training': f"`{m.get('command', 'not recorded')}`",
         'hardware': hw,
