@@ -4,10 +4,10 @@
 
 # %% ../nbs/16_cli.ipynb #b72cbb4c
 from __future__ import annotations
-import sys, importlib
+import os, sys, importlib
 
 # %% auto #0
-__all__ = ['COMMANDS', 'main']
+__all__ = ['COMMANDS', 'SPINCOUNT', 'main']
 
 # %% ../nbs/16_cli.ipynb #3e316e1b
 COMMANDS = {  # name (one word, or two for a command with its own module) -> (module, function, one-line help)
@@ -23,6 +23,8 @@ COMMANDS = {  # name (one word, or two for a command with its own module) -> (mo
     'study':    ('structflow.study', 'study_cli', 'learning curves of the flow networks against the true flow (notebook 10b)'),
     'figures':  ('structflow.demo', 'figures_cli', "regenerate the README's pictures into images/"),
 }
+
+SPINCOUNT = 5000  # how long an idle OpenMP thread spins before it sleeps (GNU OpenMP's default: 300,000)
 
 def _usage() -> str:
     w = max(map(len, COMMANDS))
@@ -45,6 +47,7 @@ def main(argv: list[str] | None = None,  # arguments after the program name (def
     if name not in COMMANDS:
         print(f"structflow: unknown command {name!r}\n\n{_usage()}", file=sys.stderr); return 2
     mod, fn, _ = COMMANDS[name]
+    os.environ.setdefault('GOMP_SPINCOUNT', str(SPINCOUNT))  # before torch loads OpenMP: see below
     rc = getattr(importlib.import_module(mod), fn)(rest)
     return int(rc or 0)
 

@@ -110,7 +110,7 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 # %% ../nbs/10a_trainer.ipynb #905a6704
-DEMO_STEPS2 = 600  # stage-2 steps of the demo preset (structflow demo: about 6 minutes of training on 2 quiet CPU cores, notebook 15)
+DEMO_STEPS2 = 400  # stage-2 steps of the demo preset (structflow demo: 6 to 7 minutes of training on 2 quiet CPU cores, notebook 15)
 TRAIN_PRESETS = {
     'tiny': TrainConfig(preset='tiny', batch_size=4, steps1=100, steps2=100, synth_identities=40, synth_poses=3,
                         sample_every=50, ckpt_every=50, vgg_weights='cache'),
