@@ -18,7 +18,8 @@ p.add_argument('recipe', choices=['paper', 'ours']); p.add_argument('work', narg
 p.add_argument('--pairs', type=int, default=128); p.add_argument('--out', default='nbs/ablation')
 a = p.parse_args()
 work, out = Path(a.work) / a.recipe, Path(a.out) / a.recipe / 'relations.json'
-runs = sorted(d for d in (work / 'runs').glob('*') if (d / 'model.pt').is_file() and (d / 'summary.json').is_file())
+finished = set(json.loads((Path(a.out) / a.recipe / 'results.json').read_text())['runs'])  # runs the ablation finished and evaluated
+runs = sorted(d for d in (work / 'runs').glob('*') if d.name in finished and (d / 'model.pt').is_file())
 if not runs: sys.exit(f"no finished runs in {work / 'runs'}")
 res = json.loads(out.read_text()) if out.is_file() else {'format': 'structflow-relations', 'version': 1, 'recipe': a.recipe, 'models': {}}
 res.update(pairs=a.pairs, split='test', data=str(work / 'data'))
