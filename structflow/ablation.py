@@ -20,7 +20,7 @@ from .generator import ADDITIONS
 from .checkpoint import load_model, machine_info, write_json
 
 # %% auto #0
-__all__ = ['VARIANTS', 'MULTI_SEED', 'PAPER_TABLE3', 'TABLE_KEYS', 'METRIC_NAMES', 'variant_config', 'region_epe', 'provenance', 'paper_table', 'ours_table', 'discrepancy_bins', 'binned', 'plot_epe_vs_discrepancy', 'plot_region_epe', 'show_figure6', 'compare', 'claims', 'claims_table', 'claims_side_by_side', 'conclusion', 'FORMAT', 'SUMMARY_KEYS', 'PAIR_KEYS', 'plan_runs', 'run_name', 'pair_discrepancy', 'visible_share', 'pick_pairs', 'variant_tiles', 'scene_tiles', 'read_results', 'seed_values', 'summary_rows', 'write_summary_csv', 'grid_columns', 'put_tiles', 'get_tiles', 'run_one', 'ablation_parser', 'dumps_compact', 'ablation_cli']
+__all__ = ['VARIANTS', 'MULTI_SEED', 'PAPER_TABLE3', 'TABLE_KEYS', 'METRIC_NAMES', 'variant_config', 'batch_to', 'region_epe', 'provenance', 'paper_table', 'ours_table', 'discrepancy_bins', 'binned', 'plot_epe_vs_discrepancy', 'plot_region_epe', 'show_figure6', 'compare', 'claims', 'claims_table', 'claims_side_by_side', 'conclusion', 'FORMAT', 'SUMMARY_KEYS', 'PAIR_KEYS', 'plan_runs', 'run_name', 'pair_discrepancy', 'visible_share', 'pick_pairs', 'variant_tiles', 'scene_tiles', 'read_results', 'seed_values', 'summary_rows', 'write_summary_csv', 'grid_columns', 'put_tiles', 'get_tiles', 'run_one', 'ablation_parser', 'dumps_compact', 'ablation_cli']
 
 # %% ../nbs/13_ablation.ipynb #480f5c8a
 VARIANTS = {  # key -> (name in the paper's Table 3, switches of the model configuration)
@@ -41,7 +41,7 @@ def variant_config(preset: str,  # training preset (structflow.train.TRAIN_PRESE
     return get_train_config(preset, seed=seed, **overrides, **VARIANTS[variant][1])
 
 # %% ../nbs/13_ablation.ipynb #94afbdd3
-def _to(b: dict, device) -> dict: return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in b.items()}
+def batch_to(b: dict, device) -> dict: return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in b.items()}
 
 def _own_masks(G, b: dict, paper: bool) -> torch.Tensor:
     "Target part masks (B,P,H,W) in the model's own part set."
@@ -66,7 +66,7 @@ def region_epe(G,  # a Generator (any part set)
     ds = Subset(dataset, range(min(max_pairs, len(dataset)))) if max_pairs else dataset
     out = {'epe': [], **{f'epe_{r}': [] for r in PARTS}}
     for b in DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=0):
-        b = _to(b, device)
+        b = batch_to(b, device)
         flows = G.flows(b)  # part -> ([flow per level], [visibility per level])
         flow = composite({p: f[0][0] for p, f in flows.items()}, _own_masks(G, b, paper))  # (B,2,H,W), finest level
         vis_body = b['target_person'] * b['visibility']  # (B,1,H,W) where the true flow is meaningful
@@ -444,7 +444,7 @@ def pick_pairs(ds,  # a PairDataset
 def variant_tiles(G, ds, indices: list, device='cpu') -> dict:
     "uint8 tiles (K,H,W,3) of pairs `indices` of `ds` (at G's parts): 'image' generated, 'flow' colour of its flow."
     from torch.utils.data import default_collate
-    b = _to(default_collate([ds[i] for i in indices]), device)
+    b = batch_to(default_collate([ds[i] for i in indices]), device)
     out = G.to(device).eval()(b)
     flow = composite({p: f[0] for p, f in out['flows'].items()}, b['target_parts'])  # (K,2,H,W)
     mags = b['flow'].norm(dim=1).amax((1, 2))  # (K,) the true flow's longest vector per pair

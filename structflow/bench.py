@@ -13,7 +13,7 @@ from .core import get_device, parse_size
 from .timing import sync, count_flops, matmul_peak
 from .speed import (bench_data, synth_rate, make_trainer, fetch_batches, time_steps, step_flops, time_inference,
                               loader_throughput, trainer_dataset, hotspots, profile_steps, profile_table, before_after,
-                              before_after_table, proposals, _tile, _layer_rank)
+                              before_after_table, proposals, tile_batch, layer_rank)
 
 # %% auto #0
 __all__ = ['DEFAULT_PRESETS', 'PhaseTimeout', 'time_box', 'PhaseRunner', 'write_results', 'BenchOptions', 'bench_machine',
@@ -141,7 +141,7 @@ def _settings(o: BenchOptions, dev) -> dict:
 
 def _feature_cache_info(tr, batch) -> dict:
     "How many images' L_sam features fit the trainer's feature cache."
-    with torch.no_grad(): f = tr.vgg(batch['source'][:1], upto=max(tr.sam_layers, key=_layer_rank))
+    with torch.no_grad(): f = tr.vgg(batch['source'][:1], upto=max(tr.sam_layers, key=layer_rank))
     mb = sum(f[l].numel() for l in tr.sam_layers) * 2 / 2 ** 20  # stored in float16
     return {'mb_per_image': mb, 'images_that_fit': int(tr.cfg.cache_mb / mb), 'cache_mb': tr.cfg.cache_mb}
 
@@ -225,7 +225,7 @@ def _bench_preset(pr: PhaseRunner, o: BenchOptions, preset: str, dev, work: Path
         def flops():
             f1, f2 = step_flops(tr, 1, bt[0]), step_flops(tr, 2, bt[0])
             tr.G.eval()
-            with torch.no_grad(), tr._autocast(): fg = count_flops(lambda: tr.G(_tile(bt[0], bs, tr.channels_last)))
+            with torch.no_grad(), tr.autocast(): fg = count_flops(lambda: tr.G(tile_batch(bt[0], bs, tr.channels_last)))
             tr.G.train()
             return {'stage1_per_image': f1 / bs, 'stage2_per_image': f2 / bs, 'generator_forward_per_image': fg / bs}
         pr.run(rec, 'flops', flops, box=s['box_small'])

@@ -12,10 +12,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from fastcore.basics import patch  # a class explained over several cells: each later cell adds its methods with @patch
 from .pose import JOINTS, N_JOINTS, MISSING, check_keypoints, present, heatmaps_batch, part_masks, get_parts
 
 # %% auto #0
-__all__ = ['HEADER', 'PAIRS_HEADER', 'PREFIXES', 'DataError', 'read_annotations', 'read_pairs', 'TRUTH_KEYS', 'IMAGE_EXTS', 'find_split', 'SplitReport', 'check_split', 'format_report', 'data_cli', 'CROPS', 'FLIP', 'auto_crop', 'crop_keypoints', 'resize_keypoints', 'truth_to_frame', 'Augment', 'affine_matrix', 'move_keypoints', 'PairDataset', 'data_frame']
+__all__ = ['HEADER', 'PAIRS_HEADER', 'PREFIXES', 'DataError', 'scan_annotations', 'raise_first', 'read_annotations', 'read_pairs', 'TRUTH_KEYS', 'IMAGE_EXTS', 'find_split', 'image_size', 'SplitReport', 'check_split', 'format_report', 'data_cli', 'CROPS', 'FLIP', 'auto_crop', 'crop_keypoints', 'resize_keypoints', 'pixel_grid', 'truth_to_frame', 'Augment', 'affine_matrix', 'move_keypoints', 'PairDataset', 'data_frame']
 
 # %% ../nbs/03_data.ipynb #6c5359fc
 HEADER = 'name:keypoints_y:keypoints_x'  # first line of an annotation file
@@ -72,7 +73,7 @@ def _trim(line: str) -> str:
     "A line without the empty trailing fields spreadsheet programs append (',,' or ';')."
     return line.rstrip().rstrip(',;').rstrip()
 
-def _scan_annotations(path, size=None):
+def scan_annotations(path, size=None):
     "Read an annotation file, collecting problems: (name -> (18,2) (x,y), name -> line, problems, rows, names of bad rows)."
     path = Path(path)
     lines = _read_lines(path)
@@ -101,7 +102,7 @@ def _scan_annotations(path, size=None):
         kps[name], where[name] = k, i + 1
     return kps, where, problems, rows, invalid
 
-def _raise_first(problems):
+def raise_first(problems):
     "Raise the first problem, saying how many more there are."
     if not problems: return
     e = problems[0]
@@ -112,8 +113,8 @@ def read_annotations(path,  # a `*-annotation-*.csv` file (name:keypoints_y:keyp
                      size=None,  # (H, W) of the images, when known: joints outside it are errors
                     ) -> dict:
     "Annotation file -> dict image name -> float32 (18,2) (x,y) keypoints, -1 = missing."
-    kps, _, problems, _, _ = _scan_annotations(path, size)
-    _raise_first(problems)
+    kps, _, problems, _, _ = scan_annotations(path, size)
+    raise_first(problems)
     return kps
 
 # %% ../nbs/03_data.ipynb #222b8e61
@@ -148,7 +149,7 @@ def read_pairs(path,  # a `*-pairs-*.csv` file (from,to)
               ) -> list:
     "Pairs file -> list of (from, to) image names."
     pairs, _, problems = _scan_pairs(path, names)
-    _raise_first(problems)
+    raise_first(problems)
     return pairs
 
 # %% ../nbs/03a_data_check.ipynb #1d39a7b1
@@ -204,7 +205,7 @@ def _scan_truth(path, pairs, pair_lines, pairs_path, frame=None):
     t['pair_index'], t['image_index'] = index, images
     return t, problems
 
-def _image_size(path) -> tuple:
+def image_size(path) -> tuple:
     "(H, W) of an image file from its header (nothing decoded); unreadable files raise DataError naming the file."
     try:
         with Image.open(path) as im: return (im.height, im.width)
@@ -234,17 +235,17 @@ def _open_rgb(path) -> Image.Image:
 # %% ../nbs/03a_data_check.ipynb #d83b5ab0
 def _index_split(ann_path, pairs_path, image_dir, crop=None, size=None, skip_empty=True) -> dict:
     "Read and check a split's annotations and pairs; keypoints moved to the output frame."
-    kps, lines, problems, _, _ = _scan_annotations(ann_path); _raise_first(problems)
-    pairs, plines, problems = _scan_pairs(pairs_path, kps, ann_path); _raise_first(problems)
+    kps, lines, problems, _, _ = scan_annotations(ann_path); raise_first(problems)
+    pairs, plines, problems = _scan_pairs(pairs_path, kps, ann_path); raise_first(problems)
     files = set(os.listdir(image_dir))
-    _raise_first([DataError(f"{k} image {n!r} not found in {image_dir}", pairs_path, l) for (a, b), l in zip(pairs, plines)
+    raise_first([DataError(f"{k} image {n!r} not found in {image_dir}", pairs_path, l) for (a, b), l in zip(pairs, plines)
                   for k, n in (('from', a), ('to', b)) if n not in files])
     names = sorted({n for p in pairs for n in p})
     by_size = {}
-    for n in names: by_size.setdefault(_image_size(image_dir / n), []).append(n)  # headers only: ~20-60 us an image
-    _raise_first(_size_problems(by_size, image_dir, ann_path, lines))
+    for n in names: by_size.setdefault(image_size(image_dir / n), []).append(n)  # headers only: ~20-60 us an image
+    raise_first(_size_problems(by_size, image_dir, ann_path, lines))
     native = next(iter(by_size))
-    _raise_first([DataError('; '.join(b), ann_path, lines[n]) for n in names if (b := _joint_problems(kps[n], native))])
+    raise_first([DataError('; '.join(b), ann_path, lines[n]) for n in names if (b := _joint_problems(kps[n], native))])
     K, lost, frame = np.stack([kps[n] for n in names]), 0, native  # (M,18,2)
     box = auto_crop(native, size) if crop == 'auto' else CROPS[crop] if isinstance(crop, str) else (tuple(int(v) for v in crop) if crop is not None else None)
     if box is not None:
@@ -320,7 +321,7 @@ def check_split(root,  # dataset folder
                if not found else f"several annotation files for split {split!r}: {', '.join(p.name for p in found)}; keep one")
         (rep.problems if required or found else rep.notes).append(f"{root}: {msg}"); return rep
     ann = rep.files['annotation'] = found[0]; prefix = ann.name.split('-annotation-')[0]
-    try: kps, lines, problems, rows, invalid = _scan_annotations(ann)
+    try: kps, lines, problems, rows, invalid = scan_annotations(ann)
     except (OSError, DataError) as e: rep.problems.append(str(e)); return rep
     rep.problems += [str(p) for p in problems]
     K = np.stack(list(kps.values())) if kps else np.zeros((0, 18, 2), np.float32)
@@ -427,7 +428,7 @@ def resize_keypoints(kps,  # (...,18,2) keypoints, -1 = missing
 
 # %% ../nbs/03b_pair_dataset.ipynb #50ddf29d
 @functools.lru_cache(maxsize=16)
-def _pixel_grid(h, w):
+def pixel_grid(h, w):
     "(2,h,w) pixel coordinates: channel 0 is x, channel 1 is y."
     ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing='ij')
     return torch.stack([xs, ys])
@@ -446,7 +447,7 @@ def truth_to_frame(truth: dict,  # 'flow' (2,h,w), 'visibility' / 'source_person
         top, left, h, w = box
         flow, vis, sp, tp = (x[:, top:top + h, left:left + w] for x in (flow, vis, sp, tp))
     h, w = flow.shape[-2:]
-    vis = vis * _inside(_pixel_grid(h, w) + flow, h, w)  # reading outside the source frame: not visible
+    vis = vis * _inside(pixel_grid(h, w) + flow, h, w)  # reading outside the source frame: not visible
     H, W = size or (h, w)
     if (H, W) != (h, w):
         scale = torch.tensor([(W - 1) / max(w - 1, 1), (H - 1) / max(h - 1, 1)]).view(2, 1, 1)
@@ -511,7 +512,7 @@ def _draw_affines(aug: Augment, size):
 def _augment_truth(t: dict, Ms, Mt, size) -> dict:
     "Ground truth of a pair whose source moved by Ms and target by Mt (both in the same frame)."
     H, W = size
-    grid = _pixel_grid(H, W)  # (2,H,W) positions p' in the augmented target
+    grid = pixel_grid(H, W)  # (2,H,W) positions p' in the augmented target
     p = _apply(np.linalg.inv(Mt), grid)  # where they were in the original target
     f = _sample(t['flow'], p, padding='border')  # (2,H,W) original flow at p (no zeros mixed in at the frame's edge)
     m = _sample(torch.cat([t['visibility'], t['target_person']]), p) >= 0.5  # (2,H,W)
@@ -554,7 +555,7 @@ class PairDataset(torch.utils.data.Dataset):
         self.truth = None
         if truth and self.truth_file is not None:
             self.truth, problems = _scan_truth(self.truth_file, self.pair_names, self.pair_lines, self.pairs_file, self.native_size)
-            _raise_first(problems)
+            raise_first(problems)
 
     def __len__(self): return len(self.pairs)
 
@@ -564,67 +565,68 @@ class PairDataset(torch.utils.data.Dataset):
                 f"augment: {self.augment}, skipped: {self.skipped}, joints lost to the crop: {self.cropped_joints}")
 
 # %% ../nbs/03b_pair_dataset.ipynb #f9028447
-class PairDataset(PairDataset):
+@patch
+def _image(self: PairDataset, i):
+    "Image i as uint8 (3,H,W) and its part masks (P,H,W) (None with part_maps=False), in the output frame (cached)."
+    if i in self._cache: return self._cache[i]
+    path = self.image_dir / self.names[i]
+    im = _open_rgb(path)
+    if (im.height, im.width) != self.native_size:
+        raise DataError(f"image is now {im.height}x{im.width}, but was {self.native_size[0]}x{self.native_size[1]} when the "
+                        f"dataset was opened, as all the split's images; was it replaced?", path)
+    if self.crop_box is not None: t, l, h, w = self.crop_box; im = im.crop((l, t, l + w, t + h))
+    if (im.height, im.width) != self.size: im = im.resize(self.size[::-1], Image.BILINEAR)  # antialiased when shrinking
+    out = (torch.from_numpy(np.array(im)).permute(2, 0, 1),  # (H,W,3) -> (3,H,W) uint8
+           part_masks(self.kps[i], self.size, self.parts, name=self.names[i]).half() if self.part_maps else None)
+    nbytes = out[0].numel() + (2 * out[1].numel() if self.part_maps else 0)
+    if self._cache_bytes + nbytes <= self.cache_mb * 2 ** 20: self._cache[i] = out; self._cache_bytes += nbytes
+    return out
 
-    def _image(self, i):
-        "Image i as uint8 (3,H,W) and its part masks (P,H,W) (None with part_maps=False), in the output frame (cached)."
-        if i in self._cache: return self._cache[i]
-        path = self.image_dir / self.names[i]
-        im = _open_rgb(path)
-        if (im.height, im.width) != self.native_size:
-            raise DataError(f"image is now {im.height}x{im.width}, but was {self.native_size[0]}x{self.native_size[1]} when the "
-                            f"dataset was opened, as all the split's images; was it replaced?", path)
-        if self.crop_box is not None: t, l, h, w = self.crop_box; im = im.crop((l, t, l + w, t + h))
-        if (im.height, im.width) != self.size: im = im.resize(self.size[::-1], Image.BILINEAR)  # antialiased when shrinking
-        out = (torch.from_numpy(np.array(im)).permute(2, 0, 1),  # (H,W,3) -> (3,H,W) uint8
-               part_masks(self.kps[i], self.size, self.parts, name=self.names[i]).half() if self.part_maps else None)
-        nbytes = out[0].numel() + (2 * out[1].numel() if self.part_maps else 0)
-        if self._cache_bytes + nbytes <= self.cache_mb * 2 ** 20: self._cache[i] = out; self._cache_bytes += nbytes
-        return out
-
-    def precompute(self):
-        "Fill the cache now, image by image until `cache_mb` is full; DataLoader workers forked afterwards share it."
-        for i in range(len(self.names)):
-            n = len(self._cache)
-            self._image(i)
-            if len(self._cache) == n: break  # full: decoding the rest now would only cost time
-        return self
+@patch
+def precompute(self: PairDataset):
+    "Fill the cache now, image by image until `cache_mb` is full; DataLoader workers forked afterwards share it."
+    for i in range(len(self.names)):
+        n = len(self._cache)
+        self._image(i)
+        if len(self._cache) == n: break  # full: decoding the rest now would only cost time
+    return self
 
 # %% ../nbs/03b_pair_dataset.ipynb #250f1f2c
-class PairDataset(PairDataset):
-    def _truth(self, k):
-        "Ground truth of pair k in the output frame."
-        t, (a, b) = self.truth, self.pair_names[k]
-        j, ia, ib = t['pair_index'][(a, b)], t['image_index'][a], t['image_index'][b]
-        g = {'flow': torch.from_numpy(t['flow'][j].astype(np.float32)), 'visibility': torch.from_numpy(t['visibility'][j][None]).float(),
-             'source_person': torch.from_numpy(t['person'][ia][None]).float(), 'target_person': torch.from_numpy(t['person'][ib][None]).float()}
-        return truth_to_frame(g, self.crop_box, self.size)
+@patch
+def _truth(self: PairDataset, k):
+    "Ground truth of pair k in the output frame."
+    t, (a, b) = self.truth, self.pair_names[k]
+    j, ia, ib = t['pair_index'][(a, b)], t['image_index'][a], t['image_index'][b]
+    g = {'flow': torch.from_numpy(t['flow'][j].astype(np.float32)), 'visibility': torch.from_numpy(t['visibility'][j][None]).float(),
+         'source_person': torch.from_numpy(t['person'][ia][None]).float(), 'target_person': torch.from_numpy(t['person'][ib][None]).float()}
+    return truth_to_frame(g, self.crop_box, self.size)
 
-    def __getitem__(self, k: int) -> dict:
-        ia, ib = (int(v) for v in self.pairs[k])
-        (src, ms), (tgt, mt) = self._image(ia), self._image(ib)
-        src, tgt = src.float() / 127.5 - 1, tgt.float() / 127.5 - 1
-        ms, mt = (ms.float(), mt.float()) if self.part_maps else (src[:0], tgt[:0])  # no masks: empty (0,H,W) stand-ins
-        ka, kb = self.kps[ia], self.kps[ib]
-        truth = self._truth(k) if self.truth is not None else None
-        if self.augment is not None:
-            Ms, Mt, flip = _draw_affines(self.augment, self.size)
-            grid = _pixel_grid(*self.size)
-            src, ms = _sample(torch.cat([src, ms]), _apply(np.linalg.inv(Ms), grid)).split([3, len(ms)])
-            tgt, mt = _sample(torch.cat([tgt, mt]), _apply(np.linalg.inv(Mt), grid)).split([3, len(mt)])
-            ka, kb = move_keypoints(ka, Ms, self.size, flip), move_keypoints(kb, Mt, self.size, flip)
-            if self.part_maps and flip and not self._symmetric:  # a part set that is not left/right symmetric: masks from the moved joints
-                ms, mt = part_masks(ka, self.size, self.parts), part_masks(kb, self.size, self.parts)
-            if truth is not None: truth = _augment_truth(truth, Ms, Mt, self.size)
-        ka, kb = torch.from_numpy(ka.copy()), torch.from_numpy(kb.copy())
-        item = {'source': src, 'target': tgt, 'source_kps': ka, 'target_kps': kb}
-        if self.pose_maps:
-            pose = heatmaps_batch(torch.stack([ka, kb]), self.size, self.sigma)  # (2,18,H,W)
-            item.update({'source_pose': pose[0], 'target_pose': pose[1]})
-        if self.part_maps: item.update({'source_parts': ms, 'target_parts': mt})
-        if truth is not None: item.update(truth)
-        item.update({'from': self.pair_names[k][0], 'to': self.pair_names[k][1], 'index': k})
-        return item
+@patch
+def __getitem__(self: PairDataset, k: int) -> dict:
+    ia, ib = (int(v) for v in self.pairs[k])
+    (src, ms), (tgt, mt) = self._image(ia), self._image(ib)
+    src, tgt = src.float() / 127.5 - 1, tgt.float() / 127.5 - 1
+    ms, mt = (ms.float(), mt.float()) if self.part_maps else (src[:0], tgt[:0])  # no masks: empty (0,H,W) stand-ins
+    ka, kb = self.kps[ia], self.kps[ib]
+    truth = self._truth(k) if self.truth is not None else None
+    if self.augment is not None:
+        Ms, Mt, flip = _draw_affines(self.augment, self.size)
+        grid = pixel_grid(*self.size)
+        src, ms = _sample(torch.cat([src, ms]), _apply(np.linalg.inv(Ms), grid)).split([3, len(ms)])
+        tgt, mt = _sample(torch.cat([tgt, mt]), _apply(np.linalg.inv(Mt), grid)).split([3, len(mt)])
+        ka, kb = move_keypoints(ka, Ms, self.size, flip), move_keypoints(kb, Mt, self.size, flip)
+        if self.part_maps and flip and not self._symmetric:  # a part set that is not left/right symmetric: masks from the moved joints
+            ms, mt = part_masks(ka, self.size, self.parts), part_masks(kb, self.size, self.parts)
+        if truth is not None: truth = _augment_truth(truth, Ms, Mt, self.size)
+    ka, kb = torch.from_numpy(ka.copy()), torch.from_numpy(kb.copy())
+    item = {'source': src, 'target': tgt, 'source_kps': ka, 'target_kps': kb}
+    if self.pose_maps:
+        pose = heatmaps_batch(torch.stack([ka, kb]), self.size, self.sigma)  # (2,18,H,W)
+        item.update({'source_pose': pose[0], 'target_pose': pose[1]})
+    if self.part_maps: item.update({'source_parts': ms, 'target_parts': mt})
+    if truth is not None: item.update(truth)
+    item.update({'from': self.pair_names[k][0], 'to': self.pair_names[k][1], 'index': k})
+    return item
 
 # %% ../nbs/03b_pair_dataset.ipynb #62de3825
 def data_frame(ds: PairDataset) -> dict:

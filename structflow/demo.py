@@ -21,7 +21,7 @@ from .checkpoint import load_model, write_json, machine_info, load_pretrained, a
 from .metrics import evaluate, metrics_table
 
 # %% auto #0
-__all__ = ['DEMO_STEPS', 'figure_poses', 'figure_flows', 'figure_relation', 'learning_checks', 'run_demo', 'write_report_figures', 'write_report', 'estimate_line', 'demo_cli', 'FIGURE_SEED', 'figure_data', 'make_figures', 'figures_cli']
+__all__ = ['DEMO_STEPS', 'figure_poses', 'figure_flows', 'figure_relation', 'learning_checks', 'run_demo', 'write_report_figures', 'write_report', 'estimate_line', 'figure_verdicts', 'verdict_lines', 'demo_cli', 'FIGURE_SEED', 'figure_data', 'make_figures', 'figures_cli']
 
 # %% ../nbs/15_demo.ipynb #85306b16
 def _batch(ds, idx):
@@ -135,11 +135,12 @@ def run_demo(out='structflow-demo',  # run folder
     log('[4/4] writing the report')
     (out / 'figures').mkdir(exist_ok=True)
     write_report_figures(G, test, out / 'figures')
+    pictures = figure_verdicts(G, test)
     metrics = {'learned': [dict(question=b[0], measured=b[1], threshold=b[2], yes=bool(b[3])) for b in checks],
                'stage1': {k: v for k, v in res1.items() if k != 'pairs'}, 'final': {k: v for k, v in res.items() if k != 'pairs'},
                'train': summary, 'vgg': vgg, 'flow_sup': cfg.flow_sup, 'quick': quick, 'recipe': recipe, 'additions': additions,
                'seconds': {'data': round(t_data, 1), 'train': round(t_train, 1), 'eval': round(t_eval, 1), 'total': round(time.time() - t0, 1)},
-               'machine': machine_info(torch.device('cpu')), 'test_pairs': res['n_pairs']}
+               'machine': machine_info(torch.device('cpu')), 'test_pairs': res['n_pairs'], 'pictures': pictures}
     write_json(out / 'metrics.json', metrics)
     write_report(out, metrics, res1, res)
     log(f"\nstructflow demo finished in {metrics['seconds']['total'] / 60:.1f} min "
@@ -183,7 +184,11 @@ def write_report(out, metrics: dict, res1: dict, res: dict):
               '## After stage 1 (flows only)', '', metrics_table(res1, keys=('epe', 'vis_iou')), '## Final model', '', metrics_table(res), '## Pictures', '',
               'One source person in several held-out target poses:', '', '![poses](figures/poses.png)', '',
               'The flows beside the true flow (same colour scale, on the target body), the source warped by them, and the visibility maps:', '', '![flows](figures/flows.png)', '']
-    if (out / 'figures' / 'relation.png').exists(): lines += ['Relation maps of the pyramid non-local block (red: the target cell):', '', '![relation](figures/relation.png)', '']
+    vl = verdict_lines(metrics['pictures']) if 'pictures' in metrics else []
+    if vl: lines += [f'Measured: {vl[0]}.', '']
+    if (out / 'figures' / 'relation.png').exists():
+        lines += ['Relation maps of the pyramid non-local block (red: the target cell):', '', '![relation](figures/relation.png)', '']
+        lines += [f'Measured: {l}.' for l in vl[1:]] + ([''] if vl[1:] else [])
     last = sorted((out / 'samples').glob('*.png'))
     if last: lines += ['Training samples (source | target pose | generated | target | flows):', '', f'![samples](samples/{last[-1].name})', '']
     (out / 'report.md').write_text('\n'.join(lines))
@@ -197,7 +202,7 @@ def estimate_line(cfg, out) -> str:
         (tmp / 'data').symlink_to((Path(out) / 'data').resolve())
         tr = Trainer(replace(cfg, num_workers=0, sample_every=10 ** 9, ckpt_every=10 ** 9), tmp, quiet=True)
         try:
-            b = tr._to_device(next(tr._batches()))
+            b = tr.to_device(next(tr.batches()))
             per = []
             for step in (tr.step1, tr.step2):
                 step(b); t = time.time()  # the first step warms up (VGG features, allocations)
@@ -207,6 +212,31 @@ def estimate_line(cfg, out) -> str:
     finally: shutil.rmtree(tmp, ignore_errors=True)
     sec = cfg.steps1 * per[0] + cfg.steps2 * per[1]
     return f"about {sec / 60:.1f} min at this machine's present speed ({per[0]:.2f} + {per[1]:.2f} s per step)"
+
+
+# %% ../nbs/15_demo.ipynb #5d1e0a31
+def figure_verdicts(G,  # a trained generator
+                    items,  # pairs with a true flow, 'target_person' and 'target_parts' (a synthetic PairDataset, or `figure_data`)
+                    max_pairs: int = 32) -> dict:
+    "What the pictures of a trained model rest on, measured: flow and image against their starting points (`metrics.pair_verdict`), relation-map shares per pyramid level (`pnb.measure_relations`)."
+    from structflow.metrics import pair_verdict
+    from structflow.pnb import measure_relations
+    items = [items[i] for i in range(min(len(items), max_pairs))]
+    v = {'flows': pair_verdict(G, items)}
+    if G.cfg.pnb:
+        keys = ('same_part', 'chance_same_part', 'body', 'chance_body', 'hub', 'n_queries')
+        v['relations'] = {str(b): {k: s['T=1'][k] for k in keys} for b, s in measure_relations(G, items, max_pairs).items()}
+    return v
+
+def verdict_lines(v: dict,  # `figure_verdicts` result
+                  what: str = 'held-out synthetic pairs') -> list:
+    "The verdict lines of `figure_verdicts`: the flows and image first, then one line per pyramid level of the relation maps."
+    from structflow.metrics import verdict_line
+    lines = [verdict_line(v['flows'], what)]
+    for b, s in v.get('relations', {}).items():
+        lines.append(f"relation maps {b}x{b}: for query cells on the target body, row mass on the same part {s['same_part']:.2f} (chance {s['chance_same_part']:.2f}), "
+                     f"on the body {s['body']:.2f} (chance {s['chance_body']:.2f}); {100 * s['hub']:.0f}% of them peak on the same cell")
+    return lines
 
 
 # %% ../nbs/15_demo.ipynb #769ef5a7
@@ -248,7 +278,8 @@ def figure_data(size, n_identities: int = 6, seed: int = FIGURE_SEED, parts='pap
               'source_kps': torch.from_numpy(sk), 'target_kps': torch.from_numpy(tk),
               'source_pose': keypoints_to_heatmaps(sk, size), 'target_pose': keypoints_to_heatmaps(tk, size),
               'source_parts': part_masks(sk, size, get_parts(parts)), 'target_parts': part_masks(tk, size, get_parts(parts)),
-              'flow': torch.from_numpy(d['flow']), 'visibility': torch.from_numpy(d['visibility'])}
+              'flow': torch.from_numpy(d['flow']), 'visibility': torch.from_numpy(d['visibility']),
+              'target_person': torch.as_tensor(d['target_person']).float().reshape(1, *size)}
         items.append(it)
     return items
 
@@ -265,6 +296,8 @@ def make_figures(out='images', names=None) -> list:
         for fn, fig in figs.items():
             if fig is None: continue
             fig.savefig(out / fn, dpi=110, bbox_inches='tight'); plt.close(fig); written.append(out / fn)
+        write_json(out / f'{name}-verdicts.json', {'model': name, 'pairs': 'figure_data (seed FIGURE_SEED)', **figure_verdicts(G, items)})
+        written.append(out / f'{name}-verdicts.json')
     return written
 
 def figures_cli(argv=None) -> int:

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import norm_layer, conv_block
-from .pose import PARTS, WHOLE, N_JOINTS, LIMBS, MISSING, TORSO_QUAD, get_parts, _segment_dist, _in_triangle
+from .pose import PARTS, WHOLE, N_JOINTS, LIMBS, MISSING, TORSO_QUAD, get_parts, segment_dist, in_triangle
 
 # %% auto #0
 __all__ = ['PartFlowNet', 'PartFlowGenerator', 'HEAD_JOINTS', 'bone_flow', 'affine_flow', 'skeleton_flow', 'SkeletonPriorFlow']
@@ -126,14 +126,14 @@ def _piece(kind, js, sk, tk, ok, px, py, far=1e4):
     "(flow (B,2,h,w), distance (B,h,w) of each target position to the piece, `far` where the piece is missing)."
     if kind == 'bone':
         i, j = js
-        d = _segment_dist(px, py, tk[:, i], tk[:, j]).masked_fill(~(ok[:, i] & ok[:, j])[:, None, None], far)
+        d = segment_dist(px, py, tk[:, i], tk[:, j]).masked_fill(~(ok[:, i] & ok[:, j])[:, None, None], far)
         return bone_flow(sk[:, [i, j]], tk[:, [i, j]], px, py), d
     js = list(js); okj = ok[:, js].float()  # (B,K)
     fit = affine_flow(sk[:, js], tk[:, js], okj, px, py)
     if kind == 'torso':
         c = [tk[:, j] for j in js]  # the quadrilateral's corners, in order around it
-        d = torch.stack([_segment_dist(px, py, c[k], c[(k + 1) % 4]) for k in range(4)]).amin(0)
-        d = d.masked_fill(_in_triangle(px, py, c[0], c[1], c[2]) | _in_triangle(px, py, c[0], c[2], c[3]), 0.)  # 0 inside
+        d = torch.stack([segment_dist(px, py, c[k], c[(k + 1) % 4]) for k in range(4)]).amin(0)
+        d = d.masked_fill(in_triangle(px, py, c[0], c[1], c[2]) | in_triangle(px, py, c[0], c[2], c[3]), 0.)  # 0 inside
         return fit, d.masked_fill(okj.sum(1)[:, None, None] < 4, far)
     shift = ((sk[:, js] - tk[:, js]) * okj[..., None]).sum(1) / okj.sum(1, keepdim=True).clamp_min(1)  # (B,2) mean shift
     f = torch.where((okj.sum(1) >= 3)[:, None, None, None], fit, shift[..., None, None])  # too few joints: the mean shift

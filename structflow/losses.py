@@ -11,10 +11,11 @@ from urllib.parse import urlparse
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch  # GeneratorLoss.forward is explained in 09b and added there with @patch
 from .warp import sampling_correctness_loss, local_affine_regularizer, max_similarity
 
 # %% auto #0
-__all__ = ['VGG19_URL', 'VGG19_LAYERS', 'TOY_POSE', 'PERCEPTUAL_LAYERS', 'STYLE_LAYERS', 'GAN_KINDS', 'vgg19_features_module', 'load_vgg19', 'VGG19Features', 'toy_pair', 'l1_loss', 'PerceptualLoss', 'gram_matrix', 'StyleLoss', 'gan_loss', 'discriminator_loss', 'PretrainedWeightsUnavailable', 'hub_checkpoint', 'online', 'offline', 'load_weights_file', 'fetch_pretrained', 'SAM_LAYERS', 'SAM_LAYERS_RANDOM', 'LOSS_PRESETS', 'flow_levels', 'SamplingCorrectnessLoss', 'LossWeights', 'GeneratorLoss']
+__all__ = ['VGG19_URL', 'VGG19_LAYERS', 'TOY_POSE', 'PERCEPTUAL_LAYERS', 'STYLE_LAYERS', 'GAN_KINDS', 'vgg19_features_module', 'load_vgg19', 'VGG19Features', 'toy_pair', 'l1_loss', 'VGGLoss', 'PerceptualLoss', 'gram_matrix', 'StyleLoss', 'gan_loss', 'discriminator_loss', 'PretrainedWeightsUnavailable', 'hub_checkpoint', 'online', 'offline', 'load_weights_file', 'fetch_pretrained', 'SAM_LAYERS', 'SAM_LAYERS_RANDOM', 'LOSS_PRESETS', 'flow_levels', 'pick_level', 'SamplingCorrectnessLoss', 'LossWeights', 'GeneratorLoss']
 
 # %% ../nbs/09_losses.ipynb #f06f8dca
 VGG19_URL = 'https://download.pytorch.org/models/vgg19-dcbb9e9d.pth'  # torchvision's IMAGENET1K_V1
@@ -132,7 +133,7 @@ def l1_loss(pred: torch.Tensor,  # generated image (B,3,H,W) in [-1,1]
 PERCEPTUAL_LAYERS = ('relu1_1', 'relu2_1', 'relu3_1', 'relu4_1', 'relu5_1')  # GFLA's content layers
 STYLE_LAYERS = ('relu2_2', 'relu3_4', 'relu4_4', 'relu5_2')  # GFLA's style layers
 
-class _VGGLoss(nn.Module):
+class VGGLoss(nn.Module):
     def __init__(self, layers, vgg: VGG19Features | None = None):
         super().__init__()
         self.layers = tuple(layers)
@@ -142,7 +143,7 @@ class _VGGLoss(nn.Module):
         if self.vgg is None: raise ValueError(f"{type(self).__name__} got images but has no `vgg`; pass feature dicts or vgg=VGG19Features(...)")
         return self.vgg(x)
 
-class PerceptualLoss(_VGGLoss):
+class PerceptualLoss(VGGLoss):
     "Eq. 13: sum over layers of the mean absolute difference of VGG19 features."
     def __init__(self, layers=PERCEPTUAL_LAYERS,  # VGG19 layers compared
                  vgg: VGG19Features | None = None,  # feature extractor, when called with images
@@ -162,7 +163,7 @@ def gram_matrix(x: torch.Tensor,  # features (B,C,H,W)
         f = x.float().reshape(B, C, H * W)  # (B,C,H,W) -> (B,C,HW)
         return f @ f.transpose(1, 2) / (C * H * W)  # (B,C,HW) @ (B,HW,C) -> (B,C,C)
 
-class StyleLoss(_VGGLoss):
+class StyleLoss(VGGLoss):
     "Eq. 14: sum over layers of the mean absolute difference of Gram matrices."
     def __init__(self, layers=STYLE_LAYERS,  # VGG19 layers whose Gram matrices are compared
                  vgg: VGG19Features | None = None):  # feature extractor, when called with images
@@ -277,12 +278,12 @@ def flow_levels(v) -> list:
     if isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], (list, tuple)): v = v[0]
     return list(v)
 
-def _pick_level(flows: list, size) -> torch.Tensor:
+def pick_level(flows: list, size) -> torch.Tensor:
     "The flow whose resolution is closest to `size` (the finer one on a tie)."
     return min(flows, key=lambda f: (abs(math.log(f.shape[-2] / size[0])), -f.shape[-2]))
 
 # %% ../nbs/09b_objective.ipynb #9f42a1e3
-class SamplingCorrectnessLoss(_VGGLoss):
+class SamplingCorrectnessLoss(VGGLoss):
     "Eq. 9: sum over parts (and VGG layers) of the sampling correctness loss inside each part's target region."
     def __init__(self, layers: dict = SAM_LAYERS,  # VGG19 layer -> its stride in the image
                  vgg: VGG19Features | None = None,  # feature extractor, when called with images
@@ -303,7 +304,7 @@ class SamplingCorrectnessLoss(_VGGLoss):
         parts = {}
         for name, v in flows.items():
             levels, m = flow_levels(v), None if masks is None else masks[name]
-            parts[name] = sum(sampling_correctness_loss(fs[l], ft[l], _pick_level(levels, ft[l].shape[-2:]), m, self.chunk, best=best[l])
+            parts[name] = sum(sampling_correctness_loss(fs[l], ft[l], pick_level(levels, ft[l].shape[-2:]), m, self.chunk, best=best[l])
                               for l in self.layers)
         total = sum(parts.values())
         return (total, parts) if return_parts else total
@@ -356,7 +357,8 @@ class GeneratorLoss(nn.Module):
         return {'weights': asdict(self.w), 'gan_kind': self.gan_kind, 'sam_layers': self.sam.strides, 'vgg': self.vgg.info}
 
 # %% ../nbs/09b_objective.ipynb #5f11abe8
-def _generator_loss(self, target: torch.Tensor,  # ground-truth target images (B,3,H,W) in [-1,1]
+@patch
+def forward(self: GeneratorLoss, target: torch.Tensor,  # ground-truth target images (B,3,H,W) in [-1,1]
             source: torch.Tensor | None = None,  # source images (needed for L_sam)
             pred: torch.Tensor | None = None,  # generated images (needed for L1, perceptual, style)
             flows: dict | None = None,  # part -> flow(s) (needed for L_sam and the regulariser)
@@ -392,5 +394,3 @@ def _generator_loss(self, target: torch.Tensor,  # ground-truth target images (B
     if w.adv: out['adv'] = gan_loss(d_fake, True, self.gan_kind, for_discriminator=False)
     out['total'] = sum(getattr(w, k) * out[k] for k in ('sam', 'l1', 'adv', 'perceptual', 'style', 'reg') if k in out)
     return out
-
-GeneratorLoss.forward = _generator_loss

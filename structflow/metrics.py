@@ -13,7 +13,7 @@ from .pose import LIMBS, MISSING, check_keypoints
 from .warp import resize_flow
 
 # %% auto #0
-__all__ = ['MASK_LIMBS', 'to_pixels', 'ssim', 'psnr', 'pose_mask', 'apply_mask', 'l1_score', 'image_metrics', 'masked_metrics', 'flow_epe', 'flow_epe_parts', 'visibility_iou', 'ALEXNET_URL', 'FID_WEIGHTS_URL', 'MetricUnavailable', 'LPIPS', 'frechet_distance', 'feature_statistics', 'FID', 'BINS', 'composite', 'evaluate', 'metrics_table', 'pairs_grid', 'image_saver', 'default_eval_dir', 'eval_cli']
+__all__ = ['MASK_LIMBS', 'to_pixels', 'ssim', 'psnr', 'pose_mask', 'apply_mask', 'l1_score', 'image_metrics', 'masked_metrics', 'flow_epe', 'flow_epe_parts', 'visibility_iou', 'ALEXNET_URL', 'FID_WEIGHTS_URL', 'MetricUnavailable', 'LPIPS', 'frechet_distance', 'feature_statistics', 'FID', 'BINS', 'composite', 'evaluate', 'metrics_table', 'pair_verdict', 'verdict_line', 'pairs_grid', 'image_saver', 'default_eval_dir', 'eval_cli']
 
 # %% ../nbs/11_metrics.ipynb #27d94d41
 def to_pixels(x: torch.Tensor,  # images (B,3,H,W) in [-1,1]
@@ -440,6 +440,53 @@ def metrics_table(res: dict,  # result of `evaluate`
              f"FID: {'computed' if res['fid'].get('available') else 'unavailable (' + res['fid'].get('reason', '')[:200] + ')'}"]
     if res['bins'].get('undefined', {}).get('n_pairs'): notes.append(f"{res['bins']['undefined']['n_pairs']} pairs share no joint: no discrepancy, counted only in 'all'")
     return '\n\n'.join(parts + ['- ' + '\n- '.join(notes)]) + '\n'
+
+# %% ../nbs/11b_evaluate.ipynb #a7e2c002
+def _tensor_pair(p: dict) -> dict:
+    "A pair's arrays as float tensors on the CPU; (H,W) masks become (1,H,W)."
+    t = {k: (v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v, np.float32))).float().cpu() for k, v in p.items()
+         if k in ('source', 'target', 'flow', 'visibility', 'target_person') and v is not None}
+    for k in ('visibility', 'target_person'):
+        if k in t and t[k].ndim == 2: t[k] = t[k][None]
+    return t
+
+@torch.no_grad()
+def pair_verdict(G,  # a trained generator
+                 pairs,  # dicts with source, target, source_kps, target_kps, flow, visibility[, target_person]: PairDataset items or explorer pairs
+                 G0=None,  # the model training started from (default: the same config, untrained, seed 0)
+                ) -> dict:
+    "What training gave, on pairs with a true flow: flow error on the visible target body (the model, its start, the zero flow) and L1 on the target body (the model, copying the source)."
+    from structflow.generator import make_inputs, make_generator
+    pairs = [p for p in pairs if p.get('flow') is not None and p.get('target') is not None]
+    if not pairs: return {'n': 0}
+    if G0 is None:
+        with torch.random.fork_rng(): torch.manual_seed(0); G0 = make_generator(G.cfg)
+    H, W = G.cfg.size
+    acc = {k: [] for k in ('epe', 'epe_start', 'epe_zero', 'l1', 'l1_copy')}
+    for p in pairs:
+        t = _tensor_pair(p)
+        body = t['target_person'] if 'target_person' in t else torch.as_tensor(pose_mask(p['target_kps'], (H, W)))[None].float()  # (1,H,W)
+        seen = (body * t['visibility'] if 'visibility' in t else body)[None]  # (1,1,H,W) the visible target body
+        b = make_inputs(t['source'], p['source_kps'], p['target_kps'], G.cfg.parts)
+        for key, model in (('epe', G), ('epe_start', G0)):
+            model = model.eval(); dev = next(model.parameters()).device
+            o = model({k: v.to(dev) for k, v in b.items()})
+            flow = composite({q: f[0].float().cpu() for q, f in o['flows'].items()}, b['target_parts'])
+            acc[key].append(float(flow_epe(flow, t['flow'][None], seen)))
+            if key == 'epe': img = o['image'][0].float().cpu()
+        acc['epe_zero'].append(float(flow_epe(torch.zeros_like(t['flow'][None]), t['flow'][None], seen)))
+        l1 = lambda x: float(((x - t['target']).abs() * body).sum() / (3 * body.sum().clamp(min=1)))
+        acc['l1'].append(l1(img)); acc['l1_copy'].append(l1(t['source']))
+    return {'n': len(pairs), **{k: float(np.nanmean(v)) for k, v in acc.items()}}
+
+def verdict_line(v: dict,  # `pair_verdict` result
+                 what: str = 'held-out synthetic pairs') -> str:
+    "One line saying whether training helped, from `pair_verdict`."
+    if not v.get('n'): return 'verdict: not measured (no pair with a true flow)'
+    word = lambda a, b: 'better' if a < b else 'worse'
+    return (f"verdict on {v['n']} {what}: flow error on the visible body {v['epe']:.2f} px, {word(v['epe'], v['epe_start'])} than where training "
+            f"started ({v['epe_start']:.2f}) and {word(v['epe'], v['epe_zero'])} than the zero flow ({v['epe_zero']:.2f}); image L1 on the target body "
+            f"{v['l1']:.3f}, {word(v['l1'], v['l1_copy'])} than copying the source ({v['l1_copy']:.3f})")
 
 # %% ../nbs/11b_evaluate.ipynb #18a51a44
 def _eval_parser():

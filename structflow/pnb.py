@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from .core import show_image
 
 # %% auto #0
-__all__ = ['PyramidNonLocal', 'show_relation', 'cell_labels', 'relation_shares', 'query_centred', 'measure_relations']
+__all__ = ['PyramidNonLocal', 'cell_box', 'show_relation', 'cell_labels', 'relation_shares', 'query_centred', 'measure_relations']
 
 # %% ../nbs/07_pnb.ipynb #3f719716
 class PyramidNonLocal(nn.Module):
@@ -49,7 +49,7 @@ class PyramidNonLocal(nn.Module):
         return (y, rels) if return_relations else y
 
 # %% ../nbs/07_pnb.ipynb #1f99f17a
-def _cell_box(i: int, n: int, size: int):
+def cell_box(i: int, n: int, size: int):
     "Pixel range [start, end) of cell i of n along an axis of `size` pixels (as adaptive pooling splits it)."
     return (i * size) // n, -((-(i + 1) * size) // n)
 
@@ -72,14 +72,14 @@ def show_relation(R: torch.Tensor,  # relation map (N,N) or (B,N,N) (first item 
     ax = show_image(image, ax=ax, title=title)
     heat = np.zeros((H, W), np.float32)
     for i in range(bins):  # paint each cell over the pixels it pooled
-        y0, y1 = _cell_box(i, bins, H)
+        y0, y1 = cell_box(i, bins, H)
         for j in range(bins):
-            x0, x1 = _cell_box(j, bins, W)
+            x0, x1 = cell_box(j, bins, W)
             heat[y0:y1, x0:x1] = R[r * bins + c, i * bins + j]
     row = R[r * bins + c]
     ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=float(row.min()) if vmin is None else vmin,
               vmax=float(row.max()) if vmax is None else vmax)
-    (y0, y1), (x0, x1) = _cell_box(r, bins, H), _cell_box(c, bins, W)
+    (y0, y1), (x0, x1) = cell_box(r, bins, H), cell_box(c, bins, W)
     from matplotlib.patches import Rectangle
     ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec='red', lw=2))
     return ax

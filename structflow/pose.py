@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from .core import show_image, get_grid
 
 # %% auto #0
-__all__ = ['JOINTS', 'N_JOINTS', 'MISSING', 'LIMBS', 'COLORS', 'EXAMPLE_POSE', 'EXAMPLE_SIZE', 'PARTS', 'WHOLE', 'TORSO_QUAD', 'check_keypoints', 'present', 'draw_pose', 'show_pose', 'default_sigma', 'heatmaps_batch', 'keypoints_to_heatmaps', 'get_parts', 'part_masks_batch', 'part_masks', 'part_images', 'pose_discrepancy', 'COCO17', 'BODY25_TO_18', 'coco17_to_openpose18', 'read_openpose_json', 'openpose_keypoints', 'coco_keypoints', 'write_pose', 'read_pose_file', 'read_pose']
+__all__ = ['JOINTS', 'N_JOINTS', 'MISSING', 'LIMBS', 'COLORS', 'EXAMPLE_POSE', 'EXAMPLE_SIZE', 'PARTS', 'WHOLE', 'TORSO_QUAD', 'check_keypoints', 'present', 'draw_pose', 'show_pose', 'default_sigma', 'heatmaps_batch', 'keypoints_to_heatmaps', 'get_parts', 'segment_dist', 'in_triangle', 'part_masks_batch', 'part_masks', 'part_images', 'pose_discrepancy', 'COCO17', 'BODY25_TO_18', 'coco17_to_openpose18', 'read_openpose_json', 'openpose_keypoints', 'coco_keypoints', 'write_pose', 'read_pose_file', 'read_pose']
 
 # %% ../nbs/01_pose.ipynb #5b228713
 JOINTS = ['nose', 'neck', 'r_shoulder', 'r_elbow', 'r_wrist', 'l_shoulder', 'l_elbow', 'l_wrist',
@@ -161,7 +161,7 @@ def get_parts(parts='paper') -> dict:
     return parts
 
 # %% ../nbs/01_pose.ipynb #5e16b66f
-def _segment_dist(px, py, a, b):
+def segment_dist(px, py, a, b):
     "Distance of pixel grid (px,py) (H,W) to segments a-b given as (...,2) tensors -> (...,H,W)."
     a, b = a[..., None, None], b[..., None, None]  # (...,2,1,1)
     d = b - a
@@ -169,7 +169,7 @@ def _segment_dist(px, py, a, b):
     t = (((px - a[..., 0, :, :]) * d[..., 0, :, :] + (py - a[..., 1, :, :]) * d[..., 1, :, :]) / L2).clamp(0, 1)
     return torch.sqrt((px - a[..., 0, :, :] - t * d[..., 0, :, :]) ** 2 + (py - a[..., 1, :, :] - t * d[..., 1, :, :]) ** 2)
 
-def _in_triangle(px, py, a, b, c):
+def in_triangle(px, py, a, b, c):
     "Boolean (...,H,W): pixels inside the triangle abc (either orientation); a, b, c are (...,2)."
     def cross(p, q):
         p, q = p[..., None, None], q[..., None, None]
@@ -219,12 +219,12 @@ def part_masks_batch(kps: torch.Tensor,  # (B,18,2) keypoints (checked), -1 = mi
     for joints in parts.values():
         segs = _part_segments(joints)
         a, b = kps[:, [x[0] for x in segs]], kps[:, [x[1] for x in segs]]  # (B,N,2)
-        d = _segment_dist(px, py, a, b)  # (B,N,H,W)
+        d = segment_dist(px, py, a, b)  # (B,N,H,W)
         d = d.masked_fill(~_segment_valid(segs, ok)[..., None, None], float('inf')).amin(1)  # (B,H,W) distance to the part
         m = ((r + s - d) / s).clamp(0, 1)
         if set(TORSO_QUAD) <= set(joints):  # fill the torso quadrilateral when all four corners are known
             c = [kps[:, j] for j in TORSO_QUAD]
-            inside = _in_triangle(px, py, c[0], c[1], c[2]) | _in_triangle(px, py, c[0], c[2], c[3])  # (B,H,W)
+            inside = in_triangle(px, py, c[0], c[1], c[2]) | in_triangle(px, py, c[0], c[2], c[3])  # (B,H,W)
             m = torch.maximum(m, (inside & ok[:, list(TORSO_QUAD)].all(1)[:, None, None]).float())
         out.append(m)
     return torch.stack(out, 1)

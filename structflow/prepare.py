@@ -8,7 +8,7 @@ import argparse, os, shutil, sys
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from .data import HEADER, PAIRS_HEADER, DataError, read_annotations, read_pairs, _scan_annotations, _raise_first, _image_size, CROPS, present
+from .data import HEADER, PAIRS_HEADER, DataError, read_annotations, read_pairs, scan_annotations, raise_first, image_size, CROPS, present
 
 # %% auto #0
 __all__ = ['DF_ANNOTATIONS', 'DF_PAIRS', 'MARKET_FOLDERS', 'inshop_name', 'keypoint_frame', 'inshop_index', 'prepare_deepfashion',
@@ -45,8 +45,8 @@ def _find(folder, names, more=()) -> Path | None:
 
 def _prepare_split(split, ann, pairs, where, out, prefix, link=False, crop=None) -> dict:
     "Copy (or link / crop) one split's images named in `ann` from `where` (name -> path) into out/split; copy its files."
-    kps, lines, problems, _, _ = _scan_annotations(ann)
-    _raise_first(problems)  # the first problem, and how many more `structflow data check` would list
+    kps, lines, problems, _, _ = scan_annotations(ann)
+    raise_first(problems)  # the first problem, and how many more `structflow data check` would list
     read_pairs(pairs, kps)  # every pair names annotated images
     missing = [n for n in kps if n not in where]
     if missing:

@@ -12,10 +12,10 @@ from torch.utils.data import DataLoader, RandomSampler
 from .timing import sync, time_fn, compare_timings, PeakMemory, count_flops
 
 # %% auto #0
-__all__ = ['bench_data', 'synth_rate', 'make_trainer', 'fetch_batches', 'time_steps', 'step_flops', 'time_inference',
-           'loader_throughput', 'trainer_dataset', 'fill_feature_cache', 'labelled', 'attribute', 'profile_steps',
-           'profile_table', 'sam_per_part', 'before_after', 'before_after_table', 'sampling_correctness_all_parts',
-           'proposals', 'hotspots']
+__all__ = ['bench_data', 'synth_rate', 'make_trainer', 'fetch_batches', 'time_steps', 'step_flops', 'tile_batch',
+           'time_inference', 'loader_throughput', 'trainer_dataset', 'fill_feature_cache', 'labelled', 'attribute',
+           'profile_steps', 'profile_table', 'layer_rank', 'sam_per_part', 'before_after', 'before_after_table',
+           'sampling_correctness_all_parts', 'proposals', 'hotspots']
 
 # %% ../nbs/14a_speed.ipynb #b12a2ef6
 def bench_data(root,  # folder to render into
@@ -68,7 +68,7 @@ def fetch_batches(tr, n: int = 3, seed: int = 0) -> list:
                     generator=torch.Generator().manual_seed(seed))
     out = []
     for b in dl:
-        out.append(tr._to_device(b))
+        out.append(tr.to_device(b))
         if len(out) == n: break
     return out
 
@@ -94,7 +94,7 @@ def step_flops(tr, stage: int, batch: dict) -> int:
 
 _G_KEYS = ('source', 'source_pose', 'target_pose', 'source_parts', 'source_kps', 'target_kps')  # keypoints: the flow prior
 
-def _tile(batch: dict, n: int, channels_last: bool = False) -> dict:
+def tile_batch(batch: dict, n: int, channels_last: bool = False) -> dict:
     "The generator's inputs of `batch`, repeated or cut to n items."
     out = {}
     for k in _G_KEYS:
@@ -110,9 +110,9 @@ def time_inference(tr, batch: dict, throughput_batch: int, warmup: int = 2, reps
     G.eval()
     out = {}
     try:
-        with torch.inference_mode(), tr._autocast():
+        with torch.inference_mode(), tr.autocast():
             for n in (1, throughput_batch):
-                xb = _tile(batch, n, tr.channels_last)
+                xb = tile_batch(batch, n, tr.channels_last)
                 r = time_fn(lambda: G(xb), warmup=warmup, reps=reps, device=tr.device, budget_s=None if budget_s is None else budget_s / 2)
                 out[n] = r['median_s']
     finally: G.train(was)
@@ -124,10 +124,10 @@ def loader_throughput(ds,  # a dataset of dict items (PairDataset)
                       budget_s: float = 4.0,  # seconds of timed loading
                       pin_memory: bool = False, seed: int = 0) -> dict:
     "Items per second through a DataLoader after its first batch; startup_s is the wait for the first batch."
-    from structflow.train import _worker_init
+    from structflow.train import worker_init
     sampler = RandomSampler(ds, replacement=True, num_samples=10 ** 7, generator=torch.Generator().manual_seed(seed))
     dl = DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=num_workers, drop_last=True, pin_memory=pin_memory,
-                    worker_init_fn=_worker_init if num_workers else None)
+                    worker_init_fn=worker_init if num_workers else None)
     t0 = time.perf_counter(); it = iter(dl); next(it); t1 = time.perf_counter()
     n = 0
     while n < 2 * batch_size or time.perf_counter() - t1 < budget_s:
@@ -147,7 +147,7 @@ def trainer_dataset(tr, **kw):
 def fill_feature_cache(tr) -> int:
     "Put the L_sam VGG features of every training image into the trainer's cache (as a long run would have); returns the images cached."
     if not tr.use_cache: return 0
-    for b in DataLoader(tr.train_ds, batch_size=tr.cfg.batch_size, num_workers=0): tr.sam_features(tr._to_device(b))
+    for b in DataLoader(tr.train_ds, batch_size=tr.cfg.batch_size, num_workers=0): tr.sam_features(tr.to_device(b))
     return len(tr.feat_cache)
 
 # %% ../nbs/14a_speed.ipynb #e9bb4fa4
@@ -236,11 +236,11 @@ def profile_steps(tr,  # a Trainer (CPU)
                  ) -> dict:
     "Profile `steps` training steps: {'rows': [{'group', 'ms', 'forward_ms', 'backward_ms', 'share'}], 'step_ms', ...}, ms per step."
     from torch.profiler import profile, ProfilerActivity, record_function
-    batches = tr._batches()
+    batches = tr.batches()
     fn = tr.step1 if stage == 1 else tr.step2
     tr.G.train(); tr.D.train()
     if fill_cache: fill_feature_cache(tr)
-    for _ in range(warmup): fn(tr._to_device(next(batches)))
+    for _ in range(warmup): fn(tr.to_device(next(batches)))
     walls, prof = [], profile(activities=[ProfilerActivity.CPU])
     with labelled(tr):
         with _quiet_fd2(): prof.start()  # the profiler's C++ start/stop messages would clutter the output
@@ -248,8 +248,8 @@ def profile_steps(tr,  # a Trainer (CPU)
             for _ in range(steps):
                 t0 = time.perf_counter()
                 if data:
-                    with record_function(_PREFIX + 'data loading'): b = tr._to_device(next(batches))
-                else: b = tr._to_device(next(batches))
+                    with record_function(_PREFIX + 'data loading'): b = tr.to_device(next(batches))
+                else: b = tr.to_device(next(batches))
                 fn(b); walls.append(time.perf_counter() - t0)
         finally:
             with _quiet_fd2(): prof.stop()
@@ -275,7 +275,7 @@ def _row(rows, what, switch, measured, r, before, after, kind='built in'):
     rows.append({'what': what, 'switch': switch, 'measured': measured, 'kind': kind, 'before_ms': 1e3 * r[before]['median_s'],
                  'after_ms': 1e3 * r[after]['median_s'], 'ratio': r[after]['ratio'], 'reps': len(r[after]['times_s'])})
 
-def _layer_rank(l): from structflow.losses import VGG19_LAYERS; return VGG19_LAYERS[l]
+def layer_rank(l): from structflow.losses import VGG19_LAYERS; return VGG19_LAYERS[l]
 
 def _fwd_bwd(G, batch):
     "Generator forward and backward (a stand-in loss on the image)."
@@ -294,7 +294,7 @@ def _flows_fwd_bwd(G, batch):
 
 def _sam_inputs(tr, batch):
     "VGG features of source and target at the L_sam layers, and the part flows as leaves that want gradients."
-    layers = sorted(tr.sam_layers, key=_layer_rank)
+    layers = sorted(tr.sam_layers, key=layer_rank)
     with torch.no_grad():
         fs, ft = tr.vgg(batch['source'], upto=layers[-1]), tr.vgg(batch['target'], upto=layers[-1])
         flows = {p: [f.detach().requires_grad_() for f in v[0]] for p, v in tr.G.flows(batch).items()}
@@ -305,8 +305,8 @@ def _sam_inputs(tr, batch):
 def sam_per_part(fs, ft, flows: dict, masks, layers) -> torch.Tensor:
     "L_sam the way it was first written: every part computes its own normaliser (max_similarity) at every layer."
     from structflow.warp import sampling_correctness_loss
-    from structflow.losses import _pick_level
-    return sum(sampling_correctness_loss(fs[l], ft[l], _pick_level(v, ft[l].shape[-2:]), masks[:, i:i + 1])
+    from structflow.losses import pick_level
+    return sum(sampling_correctness_loss(fs[l], ft[l], pick_level(v, ft[l].shape[-2:]), masks[:, i:i + 1])
                for i, v in enumerate(flows.values()) for l in layers)
 
 def before_after(data,  # dataset folder (e.g. from bench_data)
@@ -346,8 +346,8 @@ def before_after(data,  # dataset folder (e.g. from bench_data)
     say('VGG truncation')
     x = torch.cat([bs[0]['source'], bs[0]['target']])
     from structflow.losses import VGG19Features, PERCEPTUAL_LAYERS, STYLE_LAYERS
-    deepest = max(on.sam_layers, key=_layer_rank)
-    full = VGG19Features(sorted(set(PERCEPTUAL_LAYERS) | set(STYLE_LAYERS) | set(on.sam_layers), key=_layer_rank), weights='random').to(on.device)
+    deepest = max(on.sam_layers, key=layer_rank)
+    full = VGG19Features(sorted(set(PERCEPTUAL_LAYERS) | set(STYLE_LAYERS) | set(on.sam_layers), key=layer_rank), weights='random').to(on.device)
     with torch.no_grad():
         r = compare_timings({'all layers': lambda: full(x), 'truncated': lambda: on.vgg(x, upto=deepest)}, reps=reps, device=on.device)
     _row(rows, f'VGG for L_sam stops at {deepest} instead of running to {full.layers[-1]} (all losses\' layers)', "VGG19Features(x) -> (x, upto=...)",
@@ -377,8 +377,8 @@ def before_after(data,  # dataset folder (e.g. from bench_data)
 
 def _loader_pass(ds, n, batch_size, workers):
     "Seconds for one pass over the first n items through a trainer-like DataLoader (new worker processes, as every epoch)."
-    from structflow.train import _worker_init
-    dl = DataLoader(torch.utils.data.Subset(ds, range(n)), batch_size=batch_size, num_workers=workers, worker_init_fn=_worker_init if workers else None)
+    from structflow.train import worker_init
+    dl = DataLoader(torch.utils.data.Subset(ds, range(n)), batch_size=batch_size, num_workers=workers, worker_init_fn=worker_init if workers else None)
     t0 = time.perf_counter()
     for _ in dl: pass
     return time.perf_counter() - t0
@@ -404,13 +404,13 @@ def sampling_correctness_all_parts(fs: dict, ft: dict,  # layer -> source / targ
                                    masks: torch.Tensor,  # (B,P,H,W) target regions of the parts
                                    layers, eps: float = 1e-8) -> torch.Tensor:
     "Eq. 9 summed over parts and layers, all parts in one grid_sample per layer (a proposal for structflow.losses)."
-    from structflow.losses import _pick_level
+    from structflow.losses import pick_level
     from structflow.warp import resize_flow, max_similarity
     total = 0.
     for l in layers:
         s, t = fs[l].float(), ft[l].float()
         B, C, h, w = t.shape
-        fl = torch.stack([resize_flow(_pick_level(v, (h, w)), (h, w)) for v in flows.values()], 1).float()  # (B,P,2,h,w)
+        fl = torch.stack([resize_flow(pick_level(v, (h, w)), (h, w)) for v in flows.values()], 1).float()  # (B,P,2,h,w)
         P = fl.shape[1]
         ys, xs = torch.meshgrid(torch.arange(h, device=t.device, dtype=torch.float32), torch.arange(w, device=t.device, dtype=torch.float32), indexing='ij')
         gx, gy = 2 * (xs + fl[:, :, 0]) / max(w - 1, 1) - 1, 2 * (ys + fl[:, :, 1]) / max(h - 1, 1) - 1  # (B,P,h,w) in [-1,1]
@@ -453,9 +453,9 @@ def proposals(data, preset: str = 'demo', batch_size: int = 8, size=None, device
     _row(rows, 'L_sam normaliser cached per pair (a lookup instead of max_similarity)', 'Trainer: cache max_similarity per (from, to)',
          'stage-1 training step', r, 'every step', 'cached', 'proposed')
     say('stage-2 target features cached')
-    need = sorted(set(tr.loss2.perceptual.layers) | set(tr.loss2.style.layers) | set(tr.sam_layers), key=_layer_rank)
+    need = sorted(set(tr.loss2.perceptual.layers) | set(tr.loss2.style.layers) | set(tr.sam_layers), key=layer_rank)
     feats = tr.sam_features(b)
-    with torch.no_grad(): feats = {'source': feats['source'] if feats else tr.vgg(b['source'], upto=max(tr.sam_layers, key=_layer_rank)),
+    with torch.no_grad(): feats = {'source': feats['source'] if feats else tr.vgg(b['source'], upto=max(tr.sam_layers, key=layer_rank)),
                                    'target': tr.vgg(b['target'], upto=need[-1])}
     def step_all_cached():
         tr.sam_features = lambda batch: feats
@@ -468,8 +468,8 @@ def proposals(data, preset: str = 'demo', batch_size: int = 8, size=None, device
     say('heatmaps per batch on the device')
     n = min(8 * tr.cfg.batch_size, len(tr.train_ds))
     with_maps, without = trainer_dataset(tr, pose_maps=True).precompute(), trainer_dataset(tr, pose_maps=False).precompute()
-    def load(ds):  # Trainer._to_device draws the heatmaps when the batch has none
-        for xb in DataLoader(torch.utils.data.Subset(ds, range(n)), batch_size=tr.cfg.batch_size): tr._to_device(xb)
+    def load(ds):  # Trainer.to_device draws the heatmaps when the batch has none
+        for xb in DataLoader(torch.utils.data.Subset(ds, range(n)), batch_size=tr.cfg.batch_size): tr.to_device(xb)
         sync(tr.device)
     r = compare_timings({'per item (CPU)': lambda: load(with_maps), 'per batch (device)': lambda: load(without)}, reps=reps)
     _row(rows, 'heatmaps drawn per batch on the device, not per item in the dataset', 'PairDataset(pose_maps=False) + heatmaps_batch',
@@ -484,11 +484,11 @@ def hotspots(tr, batch: dict, reps: int = 5) -> dict:
     dev, out = tr.device, {}
     fs, ft, flows = _sam_inputs(tr, batch)
     layers, masks, L = list(tr.loss1.sam.layers), batch['target_parts'], tr.loss1.sam
-    need = sorted(set(tr.loss2.perceptual.layers) | set(tr.loss2.style.layers) | set(tr.sam_layers), key=_layer_rank)
+    need = sorted(set(tr.loss2.perceptual.layers) | set(tr.loss2.style.layers) | set(tr.sam_layers), key=layer_rank)
     kps = torch.cat([batch['source_kps'], batch['target_kps']])
     with torch.no_grad():
         out['max_similarity_ms'] = 1e3 * time_fn(lambda: [max_similarity(fs[l], ft[l]) for l in layers], 1, reps, dev)['median_s']
-        with tr._autocast(): out['target_vgg_ms'] = 1e3 * time_fn(lambda: tr.vgg(batch['target'], upto=need[-1]), 1, reps, dev)['median_s']
+        with tr.autocast(): out['target_vgg_ms'] = 1e3 * time_fn(lambda: tr.vgg(batch['target'], upto=need[-1]), 1, reps, dev)['median_s']
         out['heatmaps_ms'] = 1e3 * time_fn(lambda: heatmaps_batch(kps, tr.mcfg.size), 1, reps, dev)['median_s']
     def grads_off():
         for v in flows.values():

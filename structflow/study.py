@@ -65,14 +65,14 @@ def stage1_curve(variant: str,  # a key of VARIANTS
                            allow_random_vgg=True, model=model_over, **tr_over)  # ImageNet VGG19 when cached, else random (recorded)
     tr = Trainer(cfg, out, quiet=True)
     test = PairDataset(data, 'test', size=tr.mcfg.size, parts=tr.mcfg.parts)
-    batches, rows, secs = tr._batches(), [], 0.0
+    batches, rows, secs = tr.batches(), [], 0.0
     for step in range(steps + 1):
         if step % every == 0 or step == steps:
             rows.append({'step': step, 'seconds': round(secs, 2), 'epe_ratio': heldout_epe(tr.G, test, max_pairs=eval_pairs)})
             if log: log(f"{variant}, seed {seed}: {rows[-1]}")
         if step == steps: break
         t0 = time.time()
-        b = tr._to_device(next(batches))
+        b = tr.to_device(next(batches))
         if oracle: b['target_parts'] = b['target_parts'] * b['visibility'] * b['target_person']  # the truth: diagnosis only
         tr.G.train(); tr.step1(b)  # the trainer's own stage-1 step (stage1_step): loss1 = L_sam and L_reg
         secs += time.time() - t0

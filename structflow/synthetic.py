@@ -13,14 +13,14 @@ from .pose import JOINTS, MISSING
 from .core import IMAGE_SIZES, parse_size, size_arg
 
 # %% auto #0
-__all__ = ['PRIMS', 'LABELS', 'POSE_LIMITS', 'VIEWS', 'SQUEEZE_MAX', 'Garment', 'Identity', 'sample_identity', 'Pose', 'sample_pose', 'render_person', 'identity_rng', 'pose_rng', 'identity_poses', 'render_pair', 'show_pair', 'make_dataset', 'synth_cli', 'SKIN_TONES', 'HAIR_COLORS']
+__all__ = ['PRIMS', 'LABELS', 'PRIM_LABEL', 'POSE_LIMITS', 'VIEWS', 'SQUEEZE_MAX', 'Garment', 'Identity', 'sample_identity', 'Pose', 'sample_pose', 'render_person', 'identity_rng', 'pose_rng', 'identity_poses', 'render_flow', 'render_pair', 'show_pair', 'make_dataset', 'synth_cli', 'SKIN_TONES', 'HAIR_COLORS']
 
 # %% ../nbs/02_synthetic.ipynb #a04cfe90
 PRIMS = ['head', 'long_hair', 'neck', 'torso', 'r_upper_arm', 'r_forearm', 'r_hand', 'l_upper_arm', 'l_forearm',
          'l_hand', 'r_thigh', 'r_shin', 'r_shoe', 'l_thigh', 'l_shin', 'l_shoe', 'skirt']  # parts the renderer draws
 LABELS = ['background', 'hair', 'face', 'neck', 'torso', 'r_upper_arm', 'r_forearm', 'r_hand', 'l_upper_arm',
           'l_forearm', 'l_hand', 'r_thigh', 'r_shin', 'r_shoe', 'l_thigh', 'l_shin', 'l_shoe', 'skirt']  # part label values
-_PRIM_LABEL = np.array([LABELS.index('face'), LABELS.index('hair')] + [LABELS.index(p) for p in PRIMS[2:]], np.uint8)
+PRIM_LABEL = np.array([LABELS.index('face'), LABELS.index('hair')] + [LABELS.index(p) for p in PRIMS[2:]], np.uint8)
 
 @dataclass
 class Garment:
@@ -188,7 +188,7 @@ def identity_poses(seed: int, identity: int, n: int, small_change: float = 0.5, 
 # %% ../nbs/02_synthetic.ipynb #0d79f5c6
 SQUEEZE_MAX = 3.0  # a surface patch that covers 3x fewer pixels in the source than in the target counts as not visible
 
-def _true_flow(rt: _Render, rs: _Render):
+def render_flow(rt: _Render, rs: _Render):
     "Flow target->source (2,H,W) in pixels and visibility (H,W) of the target's surface points in the source."
     H, W = rt.size
     flow = np.zeros((2, H, W), np.float32)
@@ -213,7 +213,7 @@ def render_pair(identity: Identity, pose_a: Pose, pose_b: Pose, size=(128, 64)) 
     size = parse_size(size)
     bg = _background(identity.background, *size)  # one backdrop for both
     rs, rt = _Render(identity, pose_a, size, bg), _Render(identity, pose_b, size, bg)
-    flow, vis = _true_flow(rt, rs)
+    flow, vis = render_flow(rt, rs)
     return dict(source=_to_chw(rs.image), target=_to_chw(rt.image), source_kps=rs.kps, target_kps=rt.kps,
                 flow=flow, visibility=vis[None].astype(np.float32), source_person=rs.person, target_person=rt.person,
                 source_labels=rs.labels, target_labels=rt.labels)
@@ -255,7 +255,7 @@ def _identity_job(job):
     if max_pairs is not None and len(pairs) > max_pairs:
         keep = np.random.default_rng([seed, 2, i]).choice(len(pairs), max_pairs, replace=False)
         pairs = [pairs[t] for t in sorted(keep)]
-    flows, vis = zip(*[_true_flow(rs[b], rs[a]) for a, b in pairs])  # target b reads source a
+    flows, vis = zip(*[render_flow(rs[b], rs[a]) for a, b in pairs])  # target b reads source a
     return dict(names=names, rows=[_kps_row(n, r.kps) for n, r in zip(names, rs)],
                 pairs=[(names[a], names[b]) for a, b in pairs], flow=np.stack(flows).astype(np.float16),
                 vis=np.stack(vis).astype(np.uint8), person=np.stack([r.person for r in rs]), labels=np.stack([r.labels for r in rs]))
@@ -754,7 +754,7 @@ class _Render:
             if not sel.any(): continue
             col, hair = _shade(idn, sg, self.s[y0:y1, x0:x1][sel], self.th[y0:y1, x0:x1][sel])
             img[y0:y1, x0:x1][sel] = col
-            lab[y0:y1, x0:x1][sel] = _PRIM_LABEL[sg.prim] if hair is None else np.where(hair > 0.5, 1, 2)
+            lab[y0:y1, x0:x1][sel] = PRIM_LABEL[sg.prim] if hair is None else np.where(hair > 0.5, 1, 2)
         self.image, self.labels = _soften_edges(img, self.prim), lab
         self.person = (self.prim >= 0).astype(np.uint8)
 

@@ -19,6 +19,7 @@ from .warp import flow_to_color, resize_flow
 from .generator import make_generator, ModelConfig, Generator, get_config, build_discriminator, PRESETS, PAPER
 from .losses import LOSS_PRESETS, GeneratorLoss, LossWeights, VGG19Features, discriminator_loss, flow_levels, PERCEPTUAL_LAYERS, STYLE_LAYERS, SAM_LAYERS, SAM_LAYERS_RANDOM, VGG19_LAYERS
 import torch.nn.functional as F
+from fastcore.basics import patch  # a class explained over several cells: each later cell adds its methods with @patch
 from .data import PairDataset, data_frame
 from .checkpoint import (atomic_save, read_checkpoint, rng_state, set_rng_state, write_json, machine_info, model_file,
                                    load_model, load_pretrained, available_pretrained, PRETRAINED_DIR)
@@ -26,8 +27,9 @@ from .stages import stage1_step, stage2_step
 
 # %% auto #0
 __all__ = ['RECIPES', 'DEMO_STEPS2', 'TRAIN_PRESETS', 'RESUME_OVERRIDES', 'CLI_FLAGS', 'TrainConfig', 'get_train_config',
-           'ResumableSampler', 'setup_distributed', 'unwrap', 'ensure_synthetic', 'sample_grid', 'Trainer', 'train',
-           'run_stage', 'resume_config', 'train_parser', 'asked_from_args', 'config_from_args', 'train_cli']
+           'ResumableSampler', 'setup_distributed', 'unwrap', 'ensure_synthetic', 'sample_grid', 'Trainer',
+           'worker_init', 'train', 'run_stage', 'resume_config', 'read_config_file', 'train_parser', 'asked_from_args',
+           'config_from_args', 'train_cli']
 
 # %% ../nbs/10a_trainer.ipynb #cc0b001e
 RECIPES = {  # name -> (what it trains, ModelConfig fields it sets over the preset's)
@@ -251,7 +253,7 @@ class Trainer:
             if self.main: ensure_synthetic(root, self.mcfg.size, cfg.synth_identities, cfg.synth_poses, cfg.seed, self.quiet)
             if self.world > 1: dist.barrier()
         self.data_root = Path(root)
-        # Heatmaps are always drawn on the training device (_to_device): cheaper to load and to ship. Part masks
+        # Heatmaps are always drawn on the training device (to_device): cheaper to load and to ship. Part masks
         # too on a GPU, where the workers then only decode images; on a CPU the dataset computes them once
         # per image and caches them, which is cheaper than drawing them every step.
         maps = self.device.type == 'cpu'
@@ -297,208 +299,219 @@ class Trainer:
     # -- state ------------------------------------------------------------------------------------
 
 # %% ../nbs/10a_trainer.ipynb #7b619655
-class Trainer(Trainer):
-    def state(self) -> dict:
-        return {'format': 'structflow-train', 'version': 1, 'config': self.cfg.to_dict(), 'model_config': asdict(self.mcfg),
-                'generator': self.G.state_dict(), 'discriminator': self.D.state_dict(),
-                'opt_flow': self.opt1.state_dict(), 'opt_g': self.opt_g.state_dict(), 'opt_d': self.opt_d.state_dict(),
-                'step': self.step, 'stage1_end': self.stage1_end, 'epoch': self.epoch, 'consumed': self.consumed,
-                'elapsed': self.elapsed, 'rng': rng_state(), 'vgg': self.vgg.info, 'world_size': self.world}
+@patch
+def state(self: Trainer) -> dict:
+    return {'format': 'structflow-train', 'version': 1, 'config': self.cfg.to_dict(), 'model_config': asdict(self.mcfg),
+            'generator': self.G.state_dict(), 'discriminator': self.D.state_dict(),
+            'opt_flow': self.opt1.state_dict(), 'opt_g': self.opt_g.state_dict(), 'opt_d': self.opt_d.state_dict(),
+            'step': self.step, 'stage1_end': self.stage1_end, 'epoch': self.epoch, 'consumed': self.consumed,
+            'elapsed': self.elapsed, 'rng': rng_state(), 'vgg': self.vgg.info, 'world_size': self.world}
 
-    def _load_state(self, ck: dict):
-        self.G.load_state_dict(ck['generator']); self.D.load_state_dict(ck['discriminator'])
-        self.opt1.load_state_dict(ck['opt_flow']); self.opt_g.load_state_dict(ck['opt_g']); self.opt_d.load_state_dict(ck['opt_d'])
-        self.step, self.stage1_end, self.epoch, self.consumed, self.elapsed = (ck[k] for k in ('step', 'stage1_end', 'epoch', 'consumed', 'elapsed'))
-        set_rng_state(ck['rng'])
+@patch
+def _load_state(self: Trainer, ck: dict):
+    self.G.load_state_dict(ck['generator']); self.D.load_state_dict(ck['discriminator'])
+    self.opt1.load_state_dict(ck['opt_flow']); self.opt_g.load_state_dict(ck['opt_g']); self.opt_d.load_state_dict(ck['opt_d'])
+    self.step, self.stage1_end, self.epoch, self.consumed, self.elapsed = (ck[k] for k in ('step', 'stage1_end', 'epoch', 'consumed', 'elapsed'))
+    set_rng_state(ck['rng'])
 
-    def save(self):
-        "Write last.pt (training state) and model.pt (generator only); rank 0 only."
-        if not self.main: return
-        atomic_save(self.state(), self.out / 'last.pt')
-        atomic_save(model_file(self.G, self.cfg, {'step': self.step, 'stage1_end': self.stage1_end, 'vgg': self.vgg.info}), self.out / 'model.pt')
-        self._last_save = time.time()
+@patch
+def save(self: Trainer):
+    "Write last.pt (training state) and model.pt (generator only); rank 0 only."
+    if not self.main: return
+    atomic_save(self.state(), self.out / 'last.pt')
+    atomic_save(model_file(self.G, self.cfg, {'step': self.step, 'stage1_end': self.stage1_end, 'vgg': self.vgg.info}), self.out / 'model.pt')
+    self._last_save = time.time()
 
-    # -- one step -------------------------------------------------------------------------------------
+# -- one step -------------------------------------------------------------------------------------
 
 # %% ../nbs/10a_trainer.ipynb #2cfb7c52
-class Trainer(Trainer):
-    def _to_device(self, batch):
-        "Batch on the training device, with the pose heatmaps (and part masks, when the loader left them out) drawn there from the keypoints."
-        out = {}
-        for k, v in batch.items():
-            if isinstance(v, torch.Tensor):
-                v = v.to(self.device, non_blocking=True)
-                if self.channels_last and v.ndim == 4: v = v.contiguous(memory_format=torch.channels_last)
-            out[k] = v
-        for side in ('source', 'target'):
-            if f'{side}_pose' not in out:
-                hm = heatmaps_batch(out[f'{side}_kps'], self.mcfg.size, self.train_ds.sigma)  # (B,18,H,W)
-                out[f'{side}_pose'] = hm.contiguous(memory_format=torch.channels_last) if self.channels_last else hm
-            if f'{side}_parts' not in out:
-                pm = part_masks_batch(out[f'{side}_kps'], self.mcfg.size, self.train_ds.parts)  # (B,P,H,W)
-                out[f'{side}_parts'] = pm.contiguous(memory_format=torch.channels_last) if self.channels_last else pm
-        return out
+@patch
+def to_device(self: Trainer, batch):
+    "Batch on the training device, with the pose heatmaps (and part masks, when the loader left them out) drawn there from the keypoints."
+    out = {}
+    for k, v in batch.items():
+        if isinstance(v, torch.Tensor):
+            v = v.to(self.device, non_blocking=True)
+            if self.channels_last and v.ndim == 4: v = v.contiguous(memory_format=torch.channels_last)
+        out[k] = v
+    for side in ('source', 'target'):
+        if f'{side}_pose' not in out:
+            hm = heatmaps_batch(out[f'{side}_kps'], self.mcfg.size, self.train_ds.sigma)  # (B,18,H,W)
+            out[f'{side}_pose'] = hm.contiguous(memory_format=torch.channels_last) if self.channels_last else hm
+        if f'{side}_parts' not in out:
+            pm = part_masks_batch(out[f'{side}_kps'], self.mcfg.size, self.train_ds.parts)  # (B,P,H,W)
+            out[f'{side}_parts'] = pm.contiguous(memory_format=torch.channels_last) if self.channels_last else pm
+    return out
 
-    def _autocast(self):
-        return torch.autocast(self.device.type, dtype=self.amp) if self.amp is not None else contextlib.nullcontext()
+@patch
+def autocast(self: Trainer):
+    return torch.autocast(self.device.type, dtype=self.amp) if self.amp is not None else contextlib.nullcontext()
 
-    def sam_features(self, batch) -> dict | None:
-        "VGG features of the batch's sources and targets at the L_sam layers, kept per image (the VGG is frozen)."
-        if not self.use_cache: return None
-        layers = sorted(self.sam_layers, key=VGG19_LAYERS.get)
-        out = {}
-        for side, names in (('source', batch['from']), ('target', batch['to'])):
-            got = {n: self.feat_cache[n] for n in names if n in self.feat_cache}
-            miss = [i for i, n in enumerate(names) if n not in got]
-            first = {}
-            for i in miss: first.setdefault(names[i], i)  # an image twice in a batch is computed once
-            idx = list(first.values())
-            # On the CPU one image at a time: a batch of one takes another code path than a larger batch, so batched features
-            # would depend on how many images missed the cache, and a resumed run (empty cache) would drift from an uninterrupted one.
-            for ch in ([[i] for i in idx] if self.device.type == 'cpu' else [idx] if idx else []):
-                with torch.no_grad(), self._autocast():
-                    f = self.vgg(batch[side][ch], upto=layers[-1])
-                for j, i in enumerate(ch):
-                    got[names[i]] = {l: f[l][j].half() for l in layers}
-                    nbytes = sum(v.numel() * 2 for v in got[names[i]].values())
-                    if self.cache_bytes + nbytes <= self.cfg.cache_mb * 2 ** 20:
-                        self.feat_cache[names[i]] = got[names[i]]; self.cache_bytes += nbytes
-            out[side] = {l: torch.stack([got[n][l] for n in names]).float() for l in layers}
-        return out
+@patch
+def sam_features(self: Trainer, batch) -> dict | None:
+    "VGG features of the batch's sources and targets at the L_sam layers, kept per image (the VGG is frozen)."
+    if not self.use_cache: return None
+    layers = sorted(self.sam_layers, key=VGG19_LAYERS.get)
+    out = {}
+    for side, names in (('source', batch['from']), ('target', batch['to'])):
+        got = {n: self.feat_cache[n] for n in names if n in self.feat_cache}
+        miss = [i for i, n in enumerate(names) if n not in got]
+        first = {}
+        for i in miss: first.setdefault(names[i], i)  # an image twice in a batch is computed once
+        idx = list(first.values())
+        # On the CPU one image at a time: a batch of one takes another code path than a larger batch, so batched features
+        # would depend on how many images missed the cache, and a resumed run (empty cache) would drift from an uninterrupted one.
+        for ch in ([[i] for i in idx] if self.device.type == 'cpu' else [idx] if idx else []):
+            with torch.no_grad(), self.autocast():
+                f = self.vgg(batch[side][ch], upto=layers[-1])
+            for j, i in enumerate(ch):
+                got[names[i]] = {l: f[l][j].half() for l in layers}
+                nbytes = sum(v.numel() * 2 for v in got[names[i]].values())
+                if self.cache_bytes + nbytes <= self.cfg.cache_mb * 2 ** 20:
+                    self.feat_cache[names[i]] = got[names[i]]; self.cache_bytes += nbytes
+        out[side] = {l: torch.stack([got[n][l] for n in names]).float() for l in layers}
+    return out
 
-    def step1(self, batch) -> dict:
-        "Stage 1: `stage1_step` with the trainer's wrapped flow module, feature cache and precision."
-        return stage1_step(self.G, batch, self.loss1, self.opt1, flow_net=self.flow_t, feats=self.sam_features(batch),
-                           flow_sup=self.cfg.flow_sup, autocast=self._autocast)
+@patch
+def step1(self: Trainer, batch) -> dict:
+    "Stage 1: `stage1_step` with the trainer's wrapped flow module, feature cache and precision."
+    return stage1_step(self.G, batch, self.loss1, self.opt1, flow_net=self.flow_t, feats=self.sam_features(batch),
+                       flow_sup=self.cfg.flow_sup, autocast=self.autocast)
 
-    def step2(self, batch) -> dict:
-        "Stage 2: `stage2_step` with the trainer's wrapped modules, feature cache and precision."
-        return stage2_step(self.G, self.D, batch, self.loss2, self.opt_g, self.opt_d, self.cfg.gan, G_run=self.G_t, D_run=self.D_t,
-                           feats=self.sam_features(batch), flow_sup=self.cfg.flow_sup, autocast=self._autocast)
+@patch
+def step2(self: Trainer, batch) -> dict:
+    "Stage 2: `stage2_step` with the trainer's wrapped modules, feature cache and precision."
+    return stage2_step(self.G, self.D, batch, self.loss2, self.opt_g, self.opt_d, self.cfg.gan, G_run=self.G_t, D_run=self.D_t,
+                       feats=self.sam_features(batch), flow_sup=self.cfg.flow_sup, autocast=self.autocast)
 
-    # -- the loop ---------------------------------------------------------------------------------------
+# -- the loop ---------------------------------------------------------------------------------------
 
 # %% ../nbs/10a_trainer.ipynb #c47f75ae
-class Trainer(Trainer):
-    def _batches(self):
-        "Endless batches; remembers (epoch, consumed) so a resumed run continues the same order."
-        cfg = self.cfg
+@patch
+def batches(self: Trainer):
+    "Endless batches; remembers (epoch, consumed) so a resumed run continues the same order."
+    cfg = self.cfg
+    while True:
+        self.sampler.set_epoch(self.epoch); self.sampler.start = self.consumed
+        dl = DataLoader(self.train_ds, batch_size=cfg.batch_size, sampler=self.sampler, num_workers=cfg.num_workers,
+                        drop_last=True, pin_memory=self.device.type == 'cuda', persistent_workers=False,
+                        worker_init_fn=worker_init, generator=torch.Generator().manual_seed(cfg.seed * 1000 + self.epoch))
+        for b in dl:
+            self.consumed += cfg.batch_size
+            yield b
+        self.epoch, self.consumed = self.epoch + 1, 0
+
+@patch
+def _stage_done(self: Trainer, t0) -> bool:
+    cfg, used = self.cfg, self.elapsed + time.time() - t0
+    if self.stage1_end is None:
+        budget1 = None if cfg.time_budget is None else cfg.time_budget * 60 * cfg.stage1_share
+        return self.step >= cfg.steps1 or (budget1 is not None and self._agree(used >= budget1))
+    return self.step - self.stage1_end >= cfg.steps2 or (cfg.time_budget is not None and self._agree(used >= cfg.time_budget * 60))
+
+@patch
+def _agree(self: Trainer, flag: bool) -> bool:
+    "True on every rank if it is true on any (time limits and signals must stop all ranks at the same step)."
+    if self.world == 1: return flag
+    t = torch.tensor([float(flag)], device=self.device if self.device.type == 'cuda' else 'cpu')
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+@patch
+def run(self: Trainer, max_steps: int | None = None) -> dict:
+    "Train until both stages are done, `max_steps` (global step) is reached, time runs out, or a signal arrives."
+    cfg = self.cfg
+    if self.main:
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / 'samples').mkdir(exist_ok=True)
+        write_json(self.out / 'config.json', {'train': cfg.to_dict(), 'model': asdict(self.mcfg), 'vgg': self.vgg.info,
+                                              'losses': {'stage1': self.loss1.info, 'stage2': self.loss2.info},
+                                              'data': {'root': str(self.data_root.resolve()), 'train_pairs': len(self.train_ds),
+                                                       'skipped': getattr(self.train_ds, 'skipped', None), 'frame': data_frame(self.train_ds)},
+                                              'machine': machine_info(self.device, self.world)})
+        n = min(cfg.n_samples, len(self.sample_ds))
+        from torch.utils.data import default_collate
+        pick = np.linspace(0, len(self.sample_ds) - 1, n).round().astype(int)  # spread over the split: several people
+        self.fixed = default_collate([self.sample_ds[int(i)] for i in pick])
+        atomic_save({k: self.fixed[k] for k in ('source', 'target', 'source_kps', 'target_kps', 'from', 'to') if k in self.fixed}
+                    | ({k: self.fixed[k] for k in ('flow', 'visibility', 'target_person')} if 'flow' in self.fixed else {}),
+                    self.out / 'samples.pt')
+        for stale in self.out.glob('*.pt.*.tmp'): stale.unlink(missing_ok=True)  # left by a run killed while saving
+    stop = {'signal': None}
+    def handler(signum, frame): stop['signal'] = signum
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)} if _in_main_thread() else {}
+    log = open(self.out / 'log.jsonl', 'a') if self.main else None
+    tb = _tensorboard(self.out) if self.main else None
+    total = (cfg.steps1 if self.stage1_end is None else self.stage1_end) + cfg.steps2
+    by_time = cfg.time_budget is not None  # with a time budget the bar counts seconds, not steps
+    pbar = _progress(round(cfg.time_budget * 60) if by_time else total, round(self.elapsed) if by_time else self.step,
+                     disable=self.quiet or not self.main, unit='s' if by_time else 'step')
+    t0, self._last_save, status = time.time(), time.time(), 'finished'
+    batches = self.batches()
+    try:
         while True:
-            self.sampler.set_epoch(self.epoch); self.sampler.start = self.consumed
-            dl = DataLoader(self.train_ds, batch_size=cfg.batch_size, sampler=self.sampler, num_workers=cfg.num_workers,
-                            drop_last=True, pin_memory=self.device.type == 'cuda', persistent_workers=False,
-                            worker_init_fn=_worker_init, generator=torch.Generator().manual_seed(cfg.seed * 1000 + self.epoch))
-            for b in dl:
-                self.consumed += cfg.batch_size
-                yield b
-            self.epoch, self.consumed = self.epoch + 1, 0
+            if self.stage1_end is None and self._stage_done(t0):
+                self.stage1_end = self.step
+                if not by_time: total = self.stage1_end + cfg.steps2; pbar.total = total; pbar.refresh()
+                if self.main: atomic_save(model_file(self.G, cfg, {'step': self.step, 'stage1_end': self.step}), self.out / 'stage1.pt')
+            if self.stage1_end is not None and self._stage_done(t0): break
+            if max_steps is not None and self.step >= max_steps: status = 'max_steps'; break
+            if self._agree(stop['signal'] is not None): status = 'interrupted'; break
+            batch = self.to_device(next(batches))
+            stage = 1 if self.stage1_end is None else 2
+            self.G.train(); self.D.train()
+            losses = self.step1(batch) if stage == 1 else self.step2(batch)
+            self.step += 1
+            pbar.update(round(self.elapsed + time.time() - t0) - pbar.n if by_time else 1)
+            if self.main and (self.step % cfg.log_every == 0 or self.step == 1):
+                vals = {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for k, v in losses.items()}
+                row = {'step': self.step, 'stage': stage, 'time': round(self.elapsed + time.time() - t0, 2), 'epoch': self.epoch,
+                       **{k: round(v, 6) for k, v in vals.items()}}
+                log.write(json.dumps(row) + '\n'); log.flush()
+                pbar.set_postfix({'step': self.step, 'stage': stage, **{k: f'{v:.3g}' for k, v in vals.items() if k in ('total', 'sam', 'l1', 'adv', 'd')}}, refresh=False)
+                if tb is not None:
+                    for k, v in vals.items(): tb.add_scalar(f'stage{stage}/{k}', v, self.step)
+            if self.main and self.step % cfg.sample_every == 0: self.write_samples()
+            due = self.step % cfg.ckpt_every == 0 or time.time() - self._last_save > cfg.ckpt_minutes * 60
+            if self._agree(due):
+                self.elapsed += time.time() - t0; t0 = time.time(); self.save()
+        self.elapsed += time.time() - t0
+        self.save()  # still under our signal handlers: a second Ctrl-C cannot break this save
+    finally:
+        pbar.close()
+        for s, h in old.items(): signal.signal(s, h)
+    summary = {'status': status, 'step': self.step, 'stage1_end': self.stage1_end, 'elapsed_s': round(self.elapsed, 1),
+               'signal': signal.Signals(stop['signal']).name if stop['signal'] else None, 'world_size': self.world,
+               'ranks_in_sync': self.ranks_in_sync()}
+    if self.main:
+        self.write_samples()
+        write_json(self.out / 'summary.json', summary)
+        if log: log.close()
+        if tb: tb.close()
+    return summary
 
-    def _stage_done(self, t0) -> bool:
-        cfg, used = self.cfg, self.elapsed + time.time() - t0
-        if self.stage1_end is None:
-            budget1 = None if cfg.time_budget is None else cfg.time_budget * 60 * cfg.stage1_share
-            return self.step >= cfg.steps1 or (budget1 is not None and self._agree(used >= budget1))
-        return self.step - self.stage1_end >= cfg.steps2 or (cfg.time_budget is not None and self._agree(used >= cfg.time_budget * 60))
+@patch
+@torch.no_grad()
+def write_samples(self: Trainer):
+    "A sample grid of the fixed held-out pairs, samples/step_XXXXXX.png."
+    self.G.eval()
+    b = self.to_device(self.fixed)
+    with self.autocast(): out = self.G(b)
+    Image.fromarray(sample_grid(b, out)).save(self.out / 'samples' / f'step_{self.step:06d}.png')
+    self.G.train()
 
-    def _agree(self, flag: bool) -> bool:
-        "True on every rank if it is true on any (time limits and signals must stop all ranks at the same step)."
-        if self.world == 1: return flag
-        t = torch.tensor([float(flag)], device=self.device if self.device.type == 'cuda' else 'cpu')
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item())
-
-    def run(self, max_steps: int | None = None) -> dict:
-        "Train until both stages are done, `max_steps` (global step) is reached, time runs out, or a signal arrives."
-        cfg = self.cfg
-        if self.main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / 'samples').mkdir(exist_ok=True)
-            write_json(self.out / 'config.json', {'train': cfg.to_dict(), 'model': asdict(self.mcfg), 'vgg': self.vgg.info,
-                                                  'losses': {'stage1': self.loss1.info, 'stage2': self.loss2.info},
-                                                  'data': {'root': str(self.data_root.resolve()), 'train_pairs': len(self.train_ds),
-                                                           'skipped': getattr(self.train_ds, 'skipped', None), 'frame': data_frame(self.train_ds)},
-                                                  'machine': machine_info(self.device, self.world)})
-            n = min(cfg.n_samples, len(self.sample_ds))
-            from torch.utils.data import default_collate
-            pick = np.linspace(0, len(self.sample_ds) - 1, n).round().astype(int)  # spread over the split: several people
-            self.fixed = default_collate([self.sample_ds[int(i)] for i in pick])
-            atomic_save({k: self.fixed[k] for k in ('source', 'target', 'source_kps', 'target_kps', 'from', 'to') if k in self.fixed}
-                        | ({'flow': self.fixed['flow'], 'visibility': self.fixed['visibility']} if 'flow' in self.fixed else {}),
-                        self.out / 'samples.pt')
-            for stale in self.out.glob('*.pt.*.tmp'): stale.unlink(missing_ok=True)  # left by a run killed while saving
-        stop = {'signal': None}
-        def handler(signum, frame): stop['signal'] = signum
-        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)} if _in_main_thread() else {}
-        log = open(self.out / 'log.jsonl', 'a') if self.main else None
-        tb = _tensorboard(self.out) if self.main else None
-        total = (cfg.steps1 if self.stage1_end is None else self.stage1_end) + cfg.steps2
-        by_time = cfg.time_budget is not None  # with a time budget the bar counts seconds, not steps
-        pbar = _progress(round(cfg.time_budget * 60) if by_time else total, round(self.elapsed) if by_time else self.step,
-                         disable=self.quiet or not self.main, unit='s' if by_time else 'step')
-        t0, self._last_save, status = time.time(), time.time(), 'finished'
-        batches = self._batches()
-        try:
-            while True:
-                if self.stage1_end is None and self._stage_done(t0):
-                    self.stage1_end = self.step
-                    if not by_time: total = self.stage1_end + cfg.steps2; pbar.total = total; pbar.refresh()
-                    if self.main: atomic_save(model_file(self.G, cfg, {'step': self.step, 'stage1_end': self.step}), self.out / 'stage1.pt')
-                if self.stage1_end is not None and self._stage_done(t0): break
-                if max_steps is not None and self.step >= max_steps: status = 'max_steps'; break
-                if self._agree(stop['signal'] is not None): status = 'interrupted'; break
-                batch = self._to_device(next(batches))
-                stage = 1 if self.stage1_end is None else 2
-                self.G.train(); self.D.train()
-                losses = self.step1(batch) if stage == 1 else self.step2(batch)
-                self.step += 1
-                pbar.update(round(self.elapsed + time.time() - t0) - pbar.n if by_time else 1)
-                if self.main and (self.step % cfg.log_every == 0 or self.step == 1):
-                    vals = {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for k, v in losses.items()}
-                    row = {'step': self.step, 'stage': stage, 'time': round(self.elapsed + time.time() - t0, 2), 'epoch': self.epoch,
-                           **{k: round(v, 6) for k, v in vals.items()}}
-                    log.write(json.dumps(row) + '\n'); log.flush()
-                    pbar.set_postfix({'step': self.step, 'stage': stage, **{k: f'{v:.3g}' for k, v in vals.items() if k in ('total', 'sam', 'l1', 'adv', 'd')}}, refresh=False)
-                    if tb is not None:
-                        for k, v in vals.items(): tb.add_scalar(f'stage{stage}/{k}', v, self.step)
-                if self.main and self.step % cfg.sample_every == 0: self.write_samples()
-                due = self.step % cfg.ckpt_every == 0 or time.time() - self._last_save > cfg.ckpt_minutes * 60
-                if self._agree(due):
-                    self.elapsed += time.time() - t0; t0 = time.time(); self.save()
-            self.elapsed += time.time() - t0
-            self.save()  # still under our signal handlers: a second Ctrl-C cannot break this save
-        finally:
-            pbar.close()
-            for s, h in old.items(): signal.signal(s, h)
-        summary = {'status': status, 'step': self.step, 'stage1_end': self.stage1_end, 'elapsed_s': round(self.elapsed, 1),
-                   'signal': signal.Signals(stop['signal']).name if stop['signal'] else None, 'world_size': self.world,
-                   'ranks_in_sync': self.ranks_in_sync()}
-        if self.main:
-            self.write_samples()
-            write_json(self.out / 'summary.json', summary)
-            if log: log.close()
-            if tb: tb.close()
-        return summary
-
-    @torch.no_grad()
-    def write_samples(self):
-        "A sample grid of the fixed held-out pairs, samples/step_XXXXXX.png."
-        self.G.eval()
-        b = self._to_device(self.fixed)
-        with self._autocast(): out = self.G(b)
-        Image.fromarray(sample_grid(b, out)).save(self.out / 'samples' / f'step_{self.step:06d}.png')
-        self.G.train()
-
-    def ranks_in_sync(self) -> bool:
-        "Whether every process holds the same generator and discriminator weights (a checksum per rank)."
-        if self.world == 1: return True
-        vec = torch.stack([torch.cat([p.detach().float().flatten() for p in m.parameters()]).double().sum() for m in (self.G, self.D)])
-        vec = vec.to(self.device if self.device.type == 'cuda' else 'cpu')
-        allv = [torch.zeros_like(vec) for _ in range(self.world)]
-        dist.all_gather(allv, vec)
-        return all(torch.equal(allv[0], v) for v in allv[1:])
+@patch
+def ranks_in_sync(self: Trainer) -> bool:
+    "Whether every process holds the same generator and discriminator weights (a checksum per rank)."
+    if self.world == 1: return True
+    vec = torch.stack([torch.cat([p.detach().float().flatten() for p in m.parameters()]).double().sum() for m in (self.G, self.D)])
+    vec = vec.to(self.device if self.device.type == 'cuda' else 'cpu')
+    allv = [torch.zeros_like(vec) for _ in range(self.world)]
+    dist.all_gather(allv, vec)
+    return all(torch.equal(allv[0], v) for v in allv[1:])
 
 # %% ../nbs/10a_trainer.ipynb #6c9c13a4
-def _worker_init(worker_id: int):
+def worker_init(worker_id: int):
     "Each data-loading worker computes with one thread (the training process owns the cores) and ignores SIGINT/SIGTERM."
     torch.set_num_threads(1)
     # Ctrl-C or a SIGTERM sent to the whole process group (a terminal, SLURM) must reach only the training process, which
@@ -576,8 +589,37 @@ def resume_config(run: TrainConfig,  # the config stored in the run's last.pt
 
 def _show(v): return 'x'.join(map(str, v)) if isinstance(v, tuple) else str(v).lower() if isinstance(v, bool) else str(v)
 
+def read_config_file(path) -> dict:
+    "TrainConfig fields from a JSON or YAML file: a run's config.json (its 'train' part) or a file of your own, checked setting by setting."
+    p = Path(path)
+    if not p.is_file(): raise FileNotFoundError(f"{p}: no such config file")
+    yml = p.suffix.lower() in ('.yaml', '.yml')
+    try:
+        if yml:
+            import yaml
+            d = yaml.safe_load(p.read_text())
+        else: d = json.loads(p.read_text())
+    except Exception as e: raise ValueError(f"{p}: not a readable {'YAML' if yml else 'JSON'} file ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    if isinstance(d, dict) and isinstance(d.get('train'), dict): d = d['train']  # the config.json a run writes
+    if not isinstance(d, dict): raise ValueError(f"{p}: expected a mapping of settings (TrainConfig's fields), got {type(d).__name__}")
+    known, default = {f.name for f in fields(TrainConfig)}, TrainConfig()
+    for k, v in d.items():
+        if k not in known: raise ValueError(f"{p}: unknown setting {k!r}; the settings are TrainConfig's fields: {', '.join(sorted(known))}")
+        want = getattr(default, k)
+        ok = (v is None or (isinstance(v, bool) if isinstance(want, bool) else isinstance(v, int) and not isinstance(v, bool) if isinstance(want, int)
+              else isinstance(v, (int, float)) and not isinstance(v, bool) if isinstance(want, float) else isinstance(v, str) if isinstance(want, str)
+              else isinstance(v, (list, tuple)) if isinstance(want, tuple) else isinstance(v, dict) if isinstance(want, (dict, LossWeights)) else True))
+        kind = {'bool': 'true or false', 'int': 'an integer', 'float': 'a number', 'str': 'a string', 'tuple': 'a list'}.get(type(want).__name__, 'a mapping')
+        if not ok: raise ValueError(f"{p}: setting {k!r} must be {kind}, got {v!r}")
+        if isinstance(want, LossWeights):
+            bad = [w for w in v if w not in {f.name for f in fields(LossWeights)}]
+            if bad: raise ValueError(f"{p}: {k}: unknown loss weight {bad[0]!r}; the weights are {', '.join(f.name for f in fields(LossWeights))}")
+    return d
+
 def train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='structflow train', description='Train a structflow model (two stages).')
+    p.add_argument('--config', help="a JSON or YAML file of settings (TrainConfig's fields), e.g. the config.json of an earlier run; "
+                   "flags given beside it override it")
     p.add_argument('--data', help="dataset folder, or 'synthetic' (rendered into OUT/data; the default)")
     p.add_argument('--preset', choices=list(TRAIN_PRESETS), help="training preset (model + schedule; default: 'tiny')")
     p.add_argument('--recipe', choices=list(RECIPES), help="'ours' (the preset's generator with our additions; default) or 'paper' (the paper's generator alone)")
@@ -613,16 +655,20 @@ def asked_from_args(a) -> dict:
     return given
 
 def config_from_args(a) -> TrainConfig:
-    "TrainConfig of a new run from parsed `structflow train` arguments."
+    "TrainConfig of a new run from parsed `structflow train` arguments: the training preset, then the --config file, then the flags."
+    file = read_config_file(a.config) if getattr(a, 'config', None) else {}
+    if 'sam1' in file or 'reg1' in file: file = {k: v for k, v in asdict(TrainConfig.from_dict(file)).items() if k in file or k == 'loss1'}
     over = asked_from_args(a)
-    preset, stage = over.pop('train_preset', 'tiny'), over.pop('stage', 'both')
-    cfg = get_train_config(preset, **{'data': 'synthetic', **over})
+    preset, stage = over.pop('train_preset', file.pop('train_preset', None) or 'tiny'), over.pop('stage', 'both')
+    if preset not in TRAIN_PRESETS: raise ValueError(f"{a.config}: unknown training preset {preset!r}; choose one of {list(TRAIN_PRESETS)}")
+    cfg = replace(get_train_config(preset), **{'data': 'synthetic', **file, **over})  # a file may set the model preset ('preset') too
     if stage == '1': cfg.steps2 = 0
     if stage == '2': cfg.steps1 = 0
     return cfg
 
 def train_cli(argv=None) -> int:
-    a = train_parser().parse_args(argv)
+    p = train_parser(); a = p.parse_args(argv)
+    if a.config and a.resume: p.error("--config starts a new run; --resume continues a run with its own settings (give one of them)")
     from structflow.losses import PretrainedWeightsUnavailable
     try:
         cfg = get_train_config('tiny', **{k: v for k, v in asked_from_args(a).items() if k == 'device'}) if a.resume else config_from_args(a)

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from .core import show_image
 
 # %% auto #0
-__all__ = ['warp_naive', 'warp', 'rotation_flow', 'affine_field', 'resize_flow', 'flow_to_color', 'flow_wheel', 'show_flow', 'max_similarity', 'sampling_correctness_loss', 'local_affine_regularizer']
+__all__ = ['warp_naive', 'pixel_grid', 'warp', 'rotation_flow', 'affine_field', 'resize_flow', 'flow_to_color', 'flow_wheel', 'show_flow', 'max_similarity', 'sampling_correctness_loss', 'local_affine_regularizer']
 
 # %% ../nbs/04_warp.ipynb #a74c1600
 def warp_naive(feat: torch.Tensor,  # source features (B,C,H,W)
@@ -33,7 +33,7 @@ def warp_naive(feat: torch.Tensor,  # source features (B,C,H,W)
     return out
 
 # %% ../nbs/04_warp.ipynb #64cd0117
-def _pixel_grid(h: int, w: int, device=None, dtype=torch.float32) -> torch.Tensor:
+def pixel_grid(h: int, w: int, device=None, dtype=torch.float32) -> torch.Tensor:
     "Pixel coordinates (2,h,w): channel 0 is x, channel 1 is y."
     ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=dtype),
                             torch.arange(w, device=device, dtype=dtype), indexing='ij')
@@ -47,7 +47,7 @@ def warp(feat: torch.Tensor,  # source features (B,C,H,W)
     if flow.shape[0] != B or flow.shape[1] != 2 or flow.shape[-2:] != (H, W):
         raise ValueError(f"flow must be (B,2,H,W)=({B},2,{H},{W}) to warp features {tuple(feat.shape)}, got {tuple(flow.shape)}")
     dt = torch.promote_types(feat.dtype, torch.float32)  # sample in (at least) float32, also under bf16/fp16
-    pos = _pixel_grid(H, W, flow.device, dt) + flow.to(dt)  # (B,2,H,W) absolute sampling positions
+    pos = pixel_grid(H, W, flow.device, dt) + flow.to(dt)  # (B,2,H,W) absolute sampling positions
     gx = 2 * pos[:, 0] / max(W - 1, 1) - 1  # (B,H,W) in [-1,1] inside the image
     gy = 2 * pos[:, 1] / max(H - 1, 1) - 1
     grid = torch.stack([gx, gy], dim=-1)  # (B,H,W,2) as grid_sample wants it
@@ -57,7 +57,7 @@ def warp(feat: torch.Tensor,  # source features (B,C,H,W)
 # %% ../nbs/04_warp.ipynb #30083dc1
 def rotation_flow(h, w, degrees, shift=(0., 0.)):
     "Flow (1,2,h,w) of a rotation about the centre followed by a shift (dx, dy)."
-    g = _pixel_grid(h, w)
+    g = pixel_grid(h, w)
     c = torch.tensor([(w - 1) / 2, (h - 1) / 2]).view(2, 1, 1)
     a = math.radians(degrees)
     R = torch.tensor([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
@@ -66,7 +66,7 @@ def rotation_flow(h, w, degrees, shift=(0., 0.)):
 
 def affine_field(h, w, A, t):
     "Flow (1,2,h,w) = A p + t in the pixel frame of an (h,w) image (A 2x2, t 2)."
-    g = _pixel_grid(h, w, dtype=torch.float64)
+    g = pixel_grid(h, w, dtype=torch.float64)
     return (torch.einsum('ij,jhw->ihw', torch.tensor(A, dtype=torch.float64), g) + torch.tensor(t, dtype=torch.float64).view(2, 1, 1))[None]
 
 # %% ../nbs/04_warp.ipynb #8f815dd8
@@ -117,7 +117,7 @@ def flow_to_color(flow,  # (2,H,W) or (1,2,H,W), tensor or array, in pixels
 def flow_wheel(size: int = 65) -> torch.Tensor:
     "A (1,2,size,size) flow whose vector at each pixel points from the centre to it (radius 1 at the border)."
     c = (size - 1) / 2
-    return ((_pixel_grid(size, size) - c) / c)[None]
+    return ((pixel_grid(size, size) - c) / c)[None]
 
 def show_flow(flow,  # (2,H,W) or (1,2,H,W) flow in pixels
               ax=None,  # axis to draw on; a new figure when None

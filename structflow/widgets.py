@@ -13,16 +13,17 @@ import torch.nn.functional as F
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from fastcore.basics import patch  # a class explained over several cells: each later cell adds its methods with @patch
 from .core import show_image
 from .pose import JOINTS, MISSING, present, part_masks, show_pose, draw_pose, check_keypoints, write_pose
 from .warp import warp, resize_flow, show_flow, flow_wheel
-from .pnb import show_relation, _cell_box
+from .pnb import show_relation, cell_box
 from .synthetic import sample_identity, identity_rng, identity_poses, render_pair
 from .core import parse_size
 from .generator import make_inputs
 
 # %% auto #0
-__all__ = ['as_pair', 'synthetic_pairs', 'load_samples', 'pair_outputs', 'ExplorerFigure', 'Explorer', 'part_view', 'flow_error', 'FlowExplorer', 'RelationMapExplorer', 'PoseEditor', 'PoseMarker']
+__all__ = ['as_pair', 'synthetic_pairs', 'load_samples', 'pair_outputs', 'ExplorerFigure', 'Explorer', 'part_view', 'flow_error', 'mark_point', 'FlowExplorer', 'RelationMapExplorer', 'PoseEditor', 'PoseMarker']
 
 # %% ../nbs/12_explore.ipynb #6c889b3f
 def _tensor(v):
@@ -39,7 +40,7 @@ def as_pair(d: dict,  # render_pair result, PairDataset item or a dict with the 
     "A pair in the explorers' format: tensors for images and flows, float32 arrays (18,2) for keypoints."
     for key in ('source', 'source_kps', 'target_kps'):
         if key not in d: raise ValueError(f"a pair needs {key!r}; got keys {sorted(d)}")
-    p = {k: _tensor(d.get(k)) for k in ('source', 'target', 'flow', 'visibility')}
+    p = {k: _tensor(d.get(k)) for k in ('source', 'target', 'flow', 'visibility', 'target_person')}  # target_person: kept for `metrics.pair_verdict`
     p.update(source_kps=_keypoints(d['source_kps']), target_kps=_keypoints(d['target_kps']))
     p['name'] = name or (f"{d['from']} -> {d['to']}" if 'from' in d and 'to' in d else 'pair')
     return p
@@ -129,60 +130,77 @@ class Explorer:
         return cls(G, synthetic_pairs(n, G.cfg.size, seed), meta, **kwargs)
 
 # %% ../nbs/12_explore.ipynb #943b6470
-class Explorer(Explorer):
-    def output(self, i: int | None = None) -> dict:
-        "Generator outputs for pair i (default: the selected pair), computed once."
-        i = self.pair if i is None else i
-        if i not in self._outs: self._outs[i] = pair_outputs(self.G, self.pairs[i], relations=True)
-        return self._outs[i]
+@patch
+def output(self: Explorer, i: int | None = None) -> dict:
+    "Generator outputs for pair i (default: the selected pair), computed once."
+    i = self.pair if i is None else i
+    if i not in self._outs: self._outs[i] = pair_outputs(self.G, self.pairs[i], relations=True)
+    return self._outs[i]
 
-    @contextmanager
-    def _quiet(self):
-        "Set controls from the state without triggering updates."
-        self._quiet_n += 1
-        try: yield
-        finally: self._quiet_n -= 1
+@patch
+@contextmanager
+def _quiet(self: Explorer):
+    "Set controls from the state without triggering updates."
+    self._quiet_n += 1
+    try: yield
+    finally: self._quiet_n -= 1
 
-    def _set(self, name, value):
-        if self._quiet_n: return
-        setattr(self, name, value); self._changed(name)
+@patch
+def _set(self: Explorer, name, value):
+    if self._quiet_n: return
+    setattr(self, name, value); self._changed(name)
+    self.update()
+
+@patch
+def _changed(self: Explorer, name): pass
+@patch
+def render(self: Explorer) -> Figure: raise NotImplementedError
+
+@patch
+def update(self: Explorer):
+    "Re-render and refresh the live widget's picture."
+    self.render()
+    if self._image is not None: self._image.value = self.picture('jpeg')
+    return self
+
+@patch
+def picture(self: Explorer, format: str = 'png') -> bytes:
+    "The current figure as PNG or JPEG bytes (the live widget shows a JPEG: a third of the size)."
+    buf = io.BytesIO()
+    self.fig.savefig(buf, format=format, dpi=self.dpi, bbox_inches='tight', **({'pil_kwargs': {'quality': 90}} if format == 'jpeg' else {}))
+    return buf.getvalue()
+
+@patch
+def click(self: Explorer, x: float, y: float, panel: str | None = None):
+    "What a click at image pixel (x, y) on `panel` does (see the subclasses)."
+    return self
+
+@patch
+def _on_press(self: Explorer, event):
+    names = {ax: n for n, ax in self.axes.items()}
+    if event.inaxes in names and event.xdata is not None: self.click(event.xdata, event.ydata, names[event.inaxes])
+
+@patch
+def widget(self: Explorer) -> widgets.Widget:
+    "The live widget: the controls above the picture."
+    if self._ui is None:
+        self._image = widgets.Image(format='jpeg')
+        controls = widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow='row wrap'))
+        self._ui = widgets.VBox([controls, self._image])
         self.update()
+    return self._ui
 
-    def _changed(self, name): pass
-    def render(self) -> Figure: raise NotImplementedError
+@patch
+def _repr_mimebundle_(self: Explorer, include=None, exclude=None, **kwargs):
+    "Shown in a notebook: the live widget."
+    return self.widget()._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
 
-    def update(self):
-        "Re-render and refresh the live widget's picture."
-        self.render()
-        if self._image is not None: self._image.value = self.picture('jpeg')
-        return self
-
-    def picture(self, format: str = 'png') -> bytes:
-        "The current figure as PNG or JPEG bytes (the live widget shows a JPEG: a third of the size)."
-        buf = io.BytesIO()
-        self.fig.savefig(buf, format=format, dpi=self.dpi, bbox_inches='tight', **({'pil_kwargs': {'quality': 90}} if format == 'jpeg' else {}))
-        return buf.getvalue()
-
-    def click(self, x: float, y: float, panel: str | None = None):
-        "What a click at image pixel (x, y) on `panel` does (see the subclasses)."
-        return self
-
-    def _on_press(self, event):
-        names = {ax: n for n, ax in self.axes.items()}
-        if event.inaxes in names and event.xdata is not None: self.click(event.xdata, event.ydata, names[event.inaxes])
-
-    def widget(self) -> widgets.Widget:
-        "The live widget: the controls above the picture."
-        if self._ui is None:
-            self._image = widgets.Image(format='jpeg')
-            controls = widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow='row wrap'))
-            self._ui = widgets.VBox([controls, self._image])
-            self.update()
-        return self._ui
-
-    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
-        "Shown in a notebook: the live widget."
-        return self.widget()._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
+@patch
+def verdict(self: Explorer) -> str:
+    "The measured verdict line of the explorer's model on its pairs that have a true flow (`pair_verdict`)."
+    from structflow.metrics import pair_verdict, verdict_line
+    if not hasattr(self, '_verdict'): self._verdict = verdict_line(pair_verdict(self.G, self.pairs))
+    return self._verdict
 
 # %% ../nbs/12_explore.ipynb #de80be0b
 def part_view(G, pair: dict, out: dict, part: str,
@@ -212,7 +230,7 @@ def _outline(ax, mask, color='w'):
     "Outline of a soft mask (at 0.5) on an axis."
     if float(mask.max()) > 0.5: ax.contour(mask.numpy(), levels=[0.5], colors=color, linewidths=0.8)
 
-def _mark(ax, x, y, label, style='+', color='r', size=9):
+def mark_point(ax, x, y, label, style='+', color='r', size=9):
     "A marker named `label` at (x, y); circles are hollow so that what they mark stays visible."
     ax.plot([x], [y], style, color=color, ms=size, mew=1.5, label=label, **({'mfc': 'none'} if style == 'o' else {}))
 
@@ -240,79 +258,83 @@ class FlowExplorer(Explorer):
         self.move(*(point if point is not None else self.part_centre()), draw=False)
 
 # %% ../nbs/12_explore.ipynb #31465b23
-class FlowExplorer(FlowExplorer):
-    def part_centre(self) -> tuple[int, int]:
-        "The pixel of the part's target region nearest to the region's centroid (image centre if the part is absent)."
-        k = list(self.G.parts).index(self.part)
-        mask = part_masks(self.pairs[self.pair]['target_kps'], (self.H, self.W), self.G.parts)[k]  # (H,W)
-        ys, xs = torch.nonzero(mask > 0.5, as_tuple=True)
-        if not len(ys): return self.W // 2, self.H // 2
-        cx, cy = float(xs.float().mean()), float(ys.float().mean())
-        i = int(((xs - cx) ** 2 + (ys - cy) ** 2).argmin())  # the centroid of an arm-shaped region may lie outside it
-        return int(xs[i]), int(ys[i])
+@patch
+def part_centre(self: FlowExplorer) -> tuple[int, int]:
+    "The pixel of the part's target region nearest to the region's centroid (image centre if the part is absent)."
+    k = list(self.G.parts).index(self.part)
+    mask = part_masks(self.pairs[self.pair]['target_kps'], (self.H, self.W), self.G.parts)[k]  # (H,W)
+    ys, xs = torch.nonzero(mask > 0.5, as_tuple=True)
+    if not len(ys): return self.W // 2, self.H // 2
+    cx, cy = float(xs.float().mean()), float(ys.float().mean())
+    i = int(((xs - cx) ** 2 + (ys - cy) ** 2).argmin())  # the centroid of an arm-shaped region may lie outside it
+    return int(xs[i]), int(ys[i])
 
-    def move(self, x, y, draw: bool = True):
-        "Select target point (x, y) (clipped to the image)."
-        self.point = (int(np.clip(round(float(x)), 0, self.W - 1)), int(np.clip(round(float(y)), 0, self.H - 1)))
-        with self._quiet(): self.controls['x'].value, self.controls['y'].value = self.point
-        return self.update() if draw else self
+@patch
+def move(self: FlowExplorer, x, y, draw: bool = True):
+    "Select target point (x, y) (clipped to the image)."
+    self.point = (int(np.clip(round(float(x)), 0, self.W - 1)), int(np.clip(round(float(y)), 0, self.H - 1)))
+    with self._quiet(): self.controls['x'].value, self.controls['y'].value = self.point
+    return self.update() if draw else self
 
-    def centre(self): return self.move(*self.part_centre())
-    def click(self, x, y, panel=None): return self.move(x, y)
+@patch
+def centre(self: FlowExplorer): return self.move(*self.part_centre())
+@patch
+def click(self: FlowExplorer, x, y, panel=None): return self.move(x, y)
 
-    def _changed(self, name):
-        if name in ('pair', 'part'):
-            with self._quiet(): self.controls['pair'].value, self.controls['part'].value = self.pair, self.part
+@patch
+def _changed(self: FlowExplorer, name):
+    if name in ('pair', 'part'):
+        with self._quiet(): self.controls['pair'].value, self.controls['part'].value = self.pair, self.part
 
 # %% ../nbs/12_explore.ipynb #b618387c
-class FlowExplorer(FlowExplorer):
-    def render(self) -> Figure:
-        "Draw the current state; returns the figure."
-        p, out = self.pairs[self.pair], self.output()
-        v = self.view = part_view(self.G, p, out, self.part, self.level)
-        x, y = self.point
-        self.sample = (x + float(v['flow'][0, y, x]), y + float(v['flow'][1, y, x]))
-        self.vis_at_point = float(v['visibility'][y, x])
-        region = v['target_mask'] > 0.5
-        true = p['flow']
-        if true is not None:
-            region = region & (p['visibility'][0] > 0.5) if p['visibility'] is not None else region
-            self.true_sample = (x + float(true[0, y, x]), y + float(true[1, y, x]))
-            self.epe = flow_error(v['flow'], true, region)
-        else: self.true_sample, self.epe = None, None
-        mags = [v['flow'].norm(dim=0)[region]] + ([true.norm(dim=0)[region]] if true is not None else [])
-        mm = self.max_mag or max([float(m.max()) for m in mags if m.numel()] + [1e-3])
-        self.fig.clear()
-        axs = self.fig.subplots(2, 4)
-        self.axes = dict(zip(['source', 'target pose', 'generated', 'target', 'flow', 'warped', 'visibility', 'true flow'], axs.flat))
-        self._draw(p, out, v, mm)
-        return self.fig
+@patch
+def render(self: FlowExplorer) -> Figure:
+    "Draw the current state; returns the figure."
+    p, out = self.pairs[self.pair], self.output()
+    v = self.view = part_view(self.G, p, out, self.part, self.level)
+    x, y = self.point
+    self.sample = (x + float(v['flow'][0, y, x]), y + float(v['flow'][1, y, x]))
+    self.vis_at_point = float(v['visibility'][y, x])
+    region = v['target_mask'] > 0.5
+    true = p['flow']
+    if true is not None:
+        region = region & (p['visibility'][0] > 0.5) if p['visibility'] is not None else region
+        self.true_sample = (x + float(true[0, y, x]), y + float(true[1, y, x]))
+        self.epe = flow_error(v['flow'], true, region)
+    else: self.true_sample, self.epe = None, None
+    mags = [v['flow'].norm(dim=0)[region]] + ([true.norm(dim=0)[region]] if true is not None else [])
+    mm = self.max_mag or max([float(m.max()) for m in mags if m.numel()] + [1e-3])
+    self.fig.clear()
+    axs = self.fig.subplots(2, 4)
+    self.axes = dict(zip(['source', 'target pose', 'generated', 'target', 'flow', 'warped', 'visibility', 'true flow'], axs.flat))
+    self._draw(p, out, v, mm)
+    return self.fig
 
 # %% ../nbs/12_explore.ipynb #53c77d20
-class FlowExplorer(FlowExplorer):
-    def _draw(self, p, out, v, mm):
-        a, (x, y), part = self.axes, self.point, self.part
-        show_image(p['source'], ax=a['source'], title='source')
-        a['source'].annotate('', xy=self.sample, xytext=(x, y), arrowprops=dict(arrowstyle='->', color='r', lw=1.2))
-        _mark(a['source'], *self.sample, 'sample', 'x')
-        if self.true_sample is not None: _mark(a['source'], *self.true_sample, 'true_sample', 'o', 'lime', 7)
-        show_pose(p['target_kps'], size=(self.H, self.W), ax=a['target pose'], title='target pose', lw=1)
-        show_image(out['image'][0], ax=a['generated'], title='generated')
-        if p['target'] is not None: show_image(p['target'], ax=a['target'], title='target (real)')
-        else: a['target'].axis('off')
-        scale = f' (1/{self.G.cfg.scales[self.level]})' if len(self.G.cfg.scales) > 1 else ''
-        show_flow(v['flow'], ax=a['flow'], max_mag=mm, title=f'flow: {part}{scale}')
-        ins = a['flow'].inset_axes([0.6, 0.8, 0.4, 0.2]); show_flow(flow_wheel(33), ax=ins)
-        show_image(v['warped'], ax=a['warped'], title=f'{part} warped')
-        show_image(v['visibility'], ax=a['visibility'], title=f'visibility: V(p)={self.vis_at_point:.2f}', cmap='gray', vmin=0, vmax=1)
-        if p['flow'] is not None: show_flow(p['flow'], ax=a['true flow'], max_mag=mm, title='true flow')
-        else: a['true flow'].axis('off'); a['true flow'].set_title('no true flow', fontsize=9)
-        for n in ('target pose', 'generated', 'flow', 'warped', 'visibility', 'true flow'):
-            if n == 'true flow' and p['flow'] is None: continue
-            _mark(a[n], x, y, 'point')
-            if n in ('flow', 'warped', 'visibility'): _outline(a[n], v['target_mask'])
-        err = '' if self.epe is None else f"; EPE on {part}: {self.epe[0]:.1f} px (zero flow {self.epe[1]:.1f} px)"
-        self.fig.suptitle(f"{p['name']}, part {part}: p=({x}, {y}) reads the source at ({self.sample[0]:.1f}, {self.sample[1]:.1f}){err}", fontsize=9)
+@patch
+def _draw(self: FlowExplorer, p, out, v, mm):
+    a, (x, y), part = self.axes, self.point, self.part
+    show_image(p['source'], ax=a['source'], title='source')
+    a['source'].annotate('', xy=self.sample, xytext=(x, y), arrowprops=dict(arrowstyle='->', color='r', lw=1.2))
+    mark_point(a['source'], *self.sample, 'sample', 'x')
+    if self.true_sample is not None: mark_point(a['source'], *self.true_sample, 'true_sample', 'o', 'lime', 7)
+    show_pose(p['target_kps'], size=(self.H, self.W), ax=a['target pose'], title='target pose', lw=1)
+    show_image(out['image'][0], ax=a['generated'], title='generated')
+    if p['target'] is not None: show_image(p['target'], ax=a['target'], title='target (real)')
+    else: a['target'].axis('off')
+    scale = f' (1/{self.G.cfg.scales[self.level]})' if len(self.G.cfg.scales) > 1 else ''
+    show_flow(v['flow'], ax=a['flow'], max_mag=mm, title=f'flow: {part}{scale}')
+    ins = a['flow'].inset_axes([0.6, 0.8, 0.4, 0.2]); show_flow(flow_wheel(33), ax=ins)
+    show_image(v['warped'], ax=a['warped'], title=f'{part} warped')
+    show_image(v['visibility'], ax=a['visibility'], title=f'visibility: V(p)={self.vis_at_point:.2f}', cmap='gray', vmin=0, vmax=1)
+    if p['flow'] is not None: show_flow(p['flow'], ax=a['true flow'], max_mag=mm, title='true flow')
+    else: a['true flow'].axis('off'); a['true flow'].set_title('no true flow', fontsize=9)
+    for n in ('target pose', 'generated', 'flow', 'warped', 'visibility', 'true flow'):
+        if n == 'true flow' and p['flow'] is None: continue
+        mark_point(a[n], x, y, 'point')
+        if n in ('flow', 'warped', 'visibility'): _outline(a[n], v['target_mask'])
+    err = '' if self.epe is None else f"; EPE on {part}: {self.epe[0]:.1f} px (zero flow {self.epe[1]:.1f} px)"
+    self.fig.suptitle(f"{p['name']}, part {part}: p=({x}, {y}) reads the source at ({self.sample[0]:.1f}, {self.sample[1]:.1f}){err}", fontsize=9)
 
 # %% ../nbs/12a_relation_maps.ipynb #32da6da2
 class RelationMapExplorer(Explorer):
@@ -344,51 +366,56 @@ class RelationMapExplorer(Explorer):
         return self.update() if draw else self
 
 # %% ../nbs/12a_relation_maps.ipynb #44f527cf
-class RelationMapExplorer(RelationMapExplorer):
-    def cell_at(self, x: float, y: float) -> tuple[int, int]:
-        "The cell (row, col) of the current level that contains image pixel (x, y)."
-        b = self.bins
-        return min(int(y * b // self.H), b - 1), min(int(x * b // self.W), b - 1)
+@patch
+def cell_at(self: RelationMapExplorer, x: float, y: float) -> tuple[int, int]:
+    "The cell (row, col) of the current level that contains image pixel (x, y)."
+    b = self.bins
+    return min(int(y * b // self.H), b - 1), min(int(x * b // self.W), b - 1)
 
-    def click(self, x, y, panel=None): return self.select(*self.cell_at(x, y))
+@patch
+def click(self: RelationMapExplorer, x, y, panel=None): return self.select(*self.cell_at(x, y))
 
-    def _changed(self, name):
-        if name == 'bins': self.select(*self.cell_at(*self._centre(self._old_bins)), draw=False)
-        with self._quiet(): self.controls['pair'].value, self.controls['level'].value = self.pair, self.bins
-        self._old_bins = self.bins
+@patch
+def _changed(self: RelationMapExplorer, name):
+    if name == 'bins': self.select(*self.cell_at(*self._centre(self._old_bins)), draw=False)
+    with self._quiet(): self.controls['pair'].value, self.controls['level'].value = self.pair, self.bins
+    self._old_bins = self.bins
 
-    def _centre(self, b):
-        "Pixel centre of the selected cell at level b."
-        (y0, y1), (x0, x1) = _cell_box(self.cell[0], b, self.H), _cell_box(self.cell[1], b, self.W)
-        return (x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2
+@patch
+def _centre(self: RelationMapExplorer, b):
+    "Pixel centre of the selected cell at level b."
+    (y0, y1), (x0, x1) = cell_box(self.cell[0], b, self.H), cell_box(self.cell[1], b, self.W)
+    return (x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2
 
-    def render(self) -> Figure:
-        "Draw the current state; returns the figure."
-        p, out, b, (r, c) = self.pairs[self.pair], self.output(), self.bins, self.cell
-        self._old_bins = b
-        self.row = out['relations'][b][0, r * b + c].view(b, b)  # (b*b,) -> (b,b): relations of the target cell
-        self.fig.clear()
-        self.axes = dict(zip(['source', 'target pose', 'generated', 'relation', 'values'], self.fig.subplots(1, 5)))
-        a = self.axes
-        show_image(p['source'], ax=a['source'], title='source')
-        show_pose(p['target_kps'], size=(self.H, self.W), ax=a['target pose'], title='target pose', lw=1)
-        show_image(out['image'][0], ax=a['generated'], title='generated')
-        (y0, y1), (x0, x1) = _cell_box(r, b, self.H), _cell_box(c, b, self.W)
-        a['generated'].add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec='r', lw=2))
-        show_relation(out['relations'][b], out['image'][0], r * b + c, b, ax=a['relation'], title=f'{b}x{b} relation map')
-        self._draw_values(a['values'])
-        i = int(self.row.argmax())
-        self.fig.suptitle(f"{p['name']}: target cell ({r}, {c}) of {b}x{b}; strongest relation {100 * float(self.row.max()):.1f}% "
-                          f"at ({i // b}, {i % b}); uniform would be {100 / b**2:.1f}%", fontsize=9)
-        return self.fig
+@patch
+def render(self: RelationMapExplorer) -> Figure:
+    "Draw the current state; returns the figure."
+    p, out, b, (r, c) = self.pairs[self.pair], self.output(), self.bins, self.cell
+    self._old_bins = b
+    self.row = out['relations'][b][0, r * b + c].view(b, b)  # (b*b,) -> (b,b): relations of the target cell
+    self.fig.clear()
+    self.axes = dict(zip(['source', 'target pose', 'generated', 'relation', 'values'], self.fig.subplots(1, 5)))
+    a = self.axes
+    show_image(p['source'], ax=a['source'], title='source')
+    show_pose(p['target_kps'], size=(self.H, self.W), ax=a['target pose'], title='target pose', lw=1)
+    show_image(out['image'][0], ax=a['generated'], title='generated')
+    (y0, y1), (x0, x1) = cell_box(r, b, self.H), cell_box(c, b, self.W)
+    a['generated'].add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec='r', lw=2))
+    show_relation(out['relations'][b], out['image'][0], r * b + c, b, ax=a['relation'], title=f'{b}x{b} relation map')
+    self._draw_values(a['values'])
+    i = int(self.row.argmax())
+    self.fig.suptitle(f"{p['name']}: target cell ({r}, {c}) of {b}x{b}; strongest relation {100 * float(self.row.max()):.1f}% "
+                      f"at ({i // b}, {i % b}); uniform would be {100 / b**2:.1f}%", fontsize=9)
+    return self.fig
 
-    def _draw_values(self, ax):
-        b = self.bins
-        ax.imshow(self.row.numpy(), cmap='jet'); ax.set_xticks([]); ax.set_yticks([])
-        for i in range(b):
-            for j in range(b): ax.text(j, i, f'{100 * float(self.row[i, j]):.0f}', ha='center', va='center', fontsize=6, color='w')
-        ax.add_patch(Rectangle((self.cell[1] - .5, self.cell[0] - .5), 1, 1, fill=False, ec='r', lw=2))
-        ax.set_title('row of R (%)', fontsize=9)
+@patch
+def _draw_values(self: RelationMapExplorer, ax):
+    b = self.bins
+    ax.imshow(self.row.numpy(), cmap='jet'); ax.set_xticks([]); ax.set_yticks([])
+    for i in range(b):
+        for j in range(b): ax.text(j, i, f'{100 * float(self.row[i, j]):.0f}', ha='center', va='center', fontsize=6, color='w')
+    ax.add_patch(Rectangle((self.cell[1] - .5, self.cell[0] - .5), 1, 1, fill=False, ec='r', lw=2))
+    ax.set_title('row of R (%)', fontsize=9)
 
 # %% ../nbs/12b_pose_editor.ipynb #6ac55894
 class PoseEditor(Explorer):
@@ -415,45 +442,49 @@ class PoseEditor(Explorer):
         return self.update() if draw else self
 
 # %% ../nbs/12b_pose_editor.ipynb #544c0c5d
-class PoseEditor(PoseEditor):
-    def move(self, joint: int | str, x: float, y: float, draw: bool = True):
-        "Put `joint` (index or name) at (x, y) (clipped to the image) and select it."
-        self.joint = JOINTS.index(joint) if isinstance(joint, str) else int(joint)
-        self.keypoints[self.joint] = (np.clip(x, 0, self.W - 1), np.clip(y, 0, self.H - 1))
-        self._changed('joint')
-        return self.update() if draw else self
+@patch
+def move(self: PoseEditor, joint: int | str, x: float, y: float, draw: bool = True):
+    "Put `joint` (index or name) at (x, y) (clipped to the image) and select it."
+    self.joint = JOINTS.index(joint) if isinstance(joint, str) else int(joint)
+    self.keypoints[self.joint] = (np.clip(x, 0, self.W - 1), np.clip(y, 0, self.H - 1))
+    self._changed('joint')
+    return self.update() if draw else self
 
-    def click(self, x, y, panel=None): return self.move(self.joint, x, y)
+@patch
+def click(self: PoseEditor, x, y, panel=None): return self.move(self.joint, x, y)
 
-    def _slide(self, x, y):
-        if self._quiet_n: return
-        old = self.keypoints[self.joint]
-        ok = bool(present(self.keypoints)[self.joint])
-        self.move(self.joint, x if x is not None else (old[0] if ok else self.controls['x'].value),
-                  y if y is not None else (old[1] if ok else self.controls['y'].value))
+@patch
+def _slide(self: PoseEditor, x, y):
+    if self._quiet_n: return
+    old = self.keypoints[self.joint]
+    ok = bool(present(self.keypoints)[self.joint])
+    self.move(self.joint, x if x is not None else (old[0] if ok else self.controls['x'].value),
+              y if y is not None else (old[1] if ok else self.controls['y'].value))
 
-    def _changed(self, name):
-        if name == 'pair': self.keypoints = self.pairs[self.pair]['target_kps'].copy()
-        with self._quiet():
-            self.controls['pair'].value, self.controls['joint'].value = self.pair, self.joint
-            if present(self.keypoints)[self.joint]:
-                self.controls['x'].value, self.controls['y'].value = (int(round(float(v))) for v in self.keypoints[self.joint])
+@patch
+def _changed(self: PoseEditor, name):
+    if name == 'pair': self.keypoints = self.pairs[self.pair]['target_kps'].copy()
+    with self._quiet():
+        self.controls['pair'].value, self.controls['joint'].value = self.pair, self.joint
+        if present(self.keypoints)[self.joint]:
+            self.controls['x'].value, self.controls['y'].value = (int(round(float(v))) for v in self.keypoints[self.joint])
 
-    def render(self) -> Figure:
-        "Regenerate for the edited pose and draw; returns the figure."
-        p = self.pairs[self.pair]
-        self.generated = pair_outputs(self.G, p, self.keypoints)['image'][0]
-        self.fig.clear()
-        self.axes = dict(zip(['source', 'edited pose', 'generated', 'before edit'], self.fig.subplots(1, 4)))
-        a = self.axes
-        show_pose(p['source_kps'], image=p['source'], ax=a['source'], title='source', lw=1)
-        show_pose(self.keypoints, size=(self.H, self.W), ax=a['edited pose'], title='edited pose', lw=1)
-        if present(self.keypoints)[self.joint]: _mark(a['edited pose'], *self.keypoints[self.joint], 'joint', 'o', 'w', 8)
-        show_image(self.generated, ax=a['generated'], title='generated')
-        show_image(self.output()['image'][0], ax=a['before edit'], title='before edit')
-        self.fig.suptitle(f"{p['name']}: joint {self.joint} ({JOINTS[self.joint]}) at "
-                          f"({self.keypoints[self.joint][0]:.0f}, {self.keypoints[self.joint][1]:.0f})", fontsize=9)
-        return self.fig
+@patch
+def render(self: PoseEditor) -> Figure:
+    "Regenerate for the edited pose and draw; returns the figure."
+    p = self.pairs[self.pair]
+    self.generated = pair_outputs(self.G, p, self.keypoints)['image'][0]
+    self.fig.clear()
+    self.axes = dict(zip(['source', 'edited pose', 'generated', 'before edit'], self.fig.subplots(1, 4)))
+    a = self.axes
+    show_pose(p['source_kps'], image=p['source'], ax=a['source'], title='source', lw=1)
+    show_pose(self.keypoints, size=(self.H, self.W), ax=a['edited pose'], title='edited pose', lw=1)
+    if present(self.keypoints)[self.joint]: mark_point(a['edited pose'], *self.keypoints[self.joint], 'joint', 'o', 'w', 8)
+    show_image(self.generated, ax=a['generated'], title='generated')
+    show_image(self.output()['image'][0], ax=a['before edit'], title='before edit')
+    self.fig.suptitle(f"{p['name']}: joint {self.joint} ({JOINTS[self.joint]}) at "
+                      f"({self.keypoints[self.joint][0]:.0f}, {self.keypoints[self.joint][1]:.0f})", fontsize=9)
+    return self.fig
 
 # %% ../nbs/12c_pose_marker.ipynb #a1fbb022
 class PoseMarker:

@@ -76,6 +76,26 @@ def test_stage1_run_hints_how_to_add_stage2(data, tmp_path, cli):
     rc, _, err = cli('train', '--out', out, '--resume', '--stage', 'both')
     assert rc == 2 and '--steps2 N' in err
 
+def test_config_file_of_a_run_trains_the_same_experiment(run, data, tmp_path, cli):
+    "The config.json a run writes is a --config file: the new run has the same settings."
+    out = tmp_path / 'again'
+    rc, _, err = cli('train', '--config', run / 'config.json', '--out', out, '--quiet')
+    assert rc == 0, err
+    first, again = (json.loads((r / 'config.json').read_text())['train'] for r in (run, out))
+    assert again == first
+
+@pytest.mark.parametrize('text,named', [('steps1: ten\n', "'steps1' must be an integer"), ('stesp1: 3\n', "unknown setting 'stesp1'"),
+                                        ('train_preset: huge\n', "unknown training preset 'huge'"), ('[1, 2]\n', 'expected a mapping')])
+def test_bad_config_file(tmp_path, cli, text, named):
+    f = tmp_path / 'run.yaml'; f.write_text(text)
+    rc, _, err = cli('train', '--config', f, '--out', tmp_path / 'out')
+    assert rc == 2 and named in err and str(f) in err and err.count('\n') == 1
+    assert not (tmp_path / 'out').exists()  # refused before any work
+
+def test_config_and_resume_are_exclusive(run, tmp_path, cli):
+    with pytest.raises(SystemExit) as e: cli('train', '--config', run / 'config.json', '--out', run, '--resume')
+    assert e.value.code == 2
+
 # -- 3. output paths: checked before any work, one line naming the path ----------------------------------------------------
 
 def test_train_out_is_a_file(data, tmp_path, cli):
