@@ -4,23 +4,25 @@
 
 # %% ../nbs/13_ablation.ipynb #3fbfc608
 from __future__ import annotations
-import os, sys, json, csv, math, time, argparse, platform, datetime
+import json, csv, math, time
 from pathlib import Path
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
 from PIL import Image
-from .core import get_device, to_uint8
-from .pose import PARTS, get_parts, part_masks, draw_pose
-from .warp import flow_to_color
-from .data import PairDataset
-from .metrics import evaluate, flow_epe, composite, LPIPS, FID, BINS
-from .train import TrainConfig, get_train_config, train, TRAIN_PRESETS, RECIPES
-from .generator import ADDITIONS
-from .checkpoint import load_model, machine_info, write_json
+from .pose import PARTS, get_parts, part_masks
+from .pair_dataset import PairDataset
+from .metrics import flow_epe
+from .lpips_fid import LPIPS, FID
+from .evaluate import evaluate, composite, BINS
+from .train import TrainConfig, get_train_config, train, TRAIN_PRESETS
 
 # %% auto #0
-__all__ = ['VARIANTS', 'MULTI_SEED', 'PAPER_TABLE3', 'TABLE_KEYS', 'METRIC_NAMES', 'variant_config', 'batch_to', 'region_epe', 'provenance', 'paper_table', 'ours_table', 'discrepancy_bins', 'binned', 'plot_epe_vs_discrepancy', 'plot_region_epe', 'show_figure6', 'compare', 'claims', 'claims_table', 'claims_side_by_side', 'conclusion', 'FORMAT', 'SUMMARY_KEYS', 'PAIR_KEYS', 'plan_runs', 'run_name', 'pair_discrepancy', 'visible_share', 'pick_pairs', 'variant_tiles', 'scene_tiles', 'read_results', 'seed_values', 'summary_rows', 'write_summary_csv', 'grid_columns', 'put_tiles', 'get_tiles', 'run_one', 'ablation_parser', 'dumps_compact', 'ablation_cli']
+__all__ = ['VARIANTS', 'MULTI_SEED', 'FORMAT', 'SUMMARY_KEYS', 'PAPER_TABLE3', 'TABLE_KEYS', 'METRIC_NAMES', 'variant_config',
+           'batch_to', 'region_epe', 'read_results', 'seed_values', 'summary_rows', 'write_summary_csv', 'grid_columns',
+           'put_tiles', 'get_tiles', 'provenance', 'paper_table', 'ours_table', 'discrepancy_bins', 'binned',
+           'plot_epe_vs_discrepancy', 'plot_region_epe', 'show_figure6', 'compare', 'claims', 'claims_table',
+           'claims_side_by_side', 'conclusion']
 
 # %% ../nbs/13_ablation.ipynb #480f5c8a
 VARIANTS = {  # key -> (name in the paper's Table 3, switches of the model configuration)
@@ -74,6 +76,70 @@ def region_epe(G,  # a Generator (any part set)
         out['epe'] += flow_epe(flow, b['flow'], vis_body).tolist()
         for i, r in enumerate(PARTS): out[f'epe_{r}'] += flow_epe(flow, b['flow'], vis_body * (owner == i)).tolist()
     return out
+
+# %% ../nbs/13_ablation.ipynb #114a46ee
+FORMAT = 'structflow-ablation'
+SUMMARY_KEYS = ('ssim', 'psnr', 'l1', 'mask_ssim', 'mask_psnr', 'mask_l1', 'body_l1', 'lpips', 'fid', 'epe', 'epe_head', 'epe_torso', 'epe_legs', 'vis_iou')
+
+def read_results(path) -> dict:
+    "A results.json written by `structflow ablation` (a file or its folder), checked."
+    path = Path(path)
+    if path.is_dir(): path = path / 'results.json'
+    if not path.is_file(): raise FileNotFoundError(f"ablation results {path} do not exist")
+    try: res = json.loads(path.read_text())
+    except json.JSONDecodeError as e: raise ValueError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(res, dict) or res.get('format') != FORMAT: raise ValueError(f"{path}: not a structflow ablation results file (format != {FORMAT!r})")
+    return res
+
+def seed_values(res: dict, variant: str, key: str, where: str = 'overall') -> list:
+    "One number per finished seed of a variant: metric `key` overall or in bin `where`."
+    out = []
+    for e in sorted((e for e in res['runs'].values() if e['variant'] == variant), key=lambda e: e['seed']):
+        v = e['metrics'].get(key) if where == 'overall' else e['bins'].get(where, {}).get(key)
+        out.append(np.nan if v is None else float(v))
+    return out
+
+def summary_rows(res: dict, keys=SUMMARY_KEYS) -> list:
+    "Rows (dicts) per variant: seeds, and mean / std across seeds of each metric overall and of EPE per bin."
+    rows = []
+    for v, (label, _) in VARIANTS.items():
+        if not any(e['variant'] == v for e in res['runs'].values()): continue
+        row = {'variant': v, 'label': label, 'seeds': len(seed_values(res, v, 'epe'))}
+        cols = [(k, 'overall') for k in keys] + [(f'epe_{b}', b) for b in BINS] + [(f'body_l1_{b}', b) for b in BINS]
+        for col, where in cols:
+            key = col if where == 'overall' else col.rsplit('_', 1)[0]
+            x = np.array(seed_values(res, v, key, where), np.float64); x = x[np.isfinite(x)]
+            row[col] = float(x.mean()) if len(x) else None
+            row[f'{col}_std'] = float(x.std(ddof=1)) if len(x) > 1 else None
+        rows.append(row)
+    return rows
+
+def write_summary_csv(res: dict, path):
+    "summary.csv: summary_rows, one line per variant."
+    rows = summary_rows(res)
+    if not rows: return
+    with open(path, 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        for r in rows: w.writerow({k: (f'{v:.5g}' if isinstance(v, float) else v) for k, v in r.items()})
+
+# %% ../nbs/13_ablation.ipynb #f1da0e1b
+def grid_columns(variants) -> list:
+    "Column names of figure6.png: the inputs, each variant's output, the true flow, each variant's flow."
+    return ['source', 'pose', 'target'] + [f'image:{v}' for v in variants] + ['true_flow'] + [f'flow:{v}' for v in variants]
+
+def put_tiles(grid: np.ndarray, columns: list, name: str, tiles: np.ndarray) -> np.ndarray:
+    "Write tiles (K,H,W,3) into column `name` of a grid image (K*H, C*W, 3)."
+    K, H, W, _ = tiles.shape
+    c = columns.index(name)
+    grid[:K * H, c * W:(c + 1) * W] = tiles.reshape(K * H, W, 3)
+    return grid
+
+def get_tiles(grid: np.ndarray, columns: list, name: str, tile) -> np.ndarray:
+    "Tiles (K,H,W,3) of column `name` of a grid image."
+    H, W = tile
+    c = columns.index(name)
+    return grid[:, c * W:(c + 1) * W].reshape(-1, H, W, 3)
 
 # %% ../nbs/13_ablation.ipynb #2b8519a7
 def provenance(res: dict) -> str:
@@ -391,420 +457,3 @@ def conclusion(res: dict) -> str:
         s.append("Table 3's pattern (removing any component degrades the result) — " + '; '.join(parts) + '.')
     if not res.get('complete'): s.append('The study is not complete yet (some planned runs are missing), so these verdicts are provisional.')
     return ' '.join(s)
-
-# %% ../nbs/13a_ablation_runner.ipynb #226ec8bb
-def plan_runs(seeds: int = 3,  # seeds 0..seeds-1
-              variants=tuple(VARIANTS),  # which variants
-              all_seeds: bool = False,  # every variant with every seed (else only MULTI_SEED)
-             ) -> list:
-    "(variant, seed) pairs in the order they are trained."
-    return [(v, s) for s in range(seeds) for v in variants if s == 0 or all_seeds or v in MULTI_SEED]
-
-def run_name(variant: str, seed: int) -> str: return f'{variant}-s{seed}'
-
-# %% ../nbs/13a_ablation_runner.ipynb #9ce6356f
-def pair_discrepancy(ds) -> np.ndarray:
-    "Pose discrepancy (mean joint displacement / image height) of every pair of a PairDataset (nan: no common joint)."
-    from structflow.pose import pose_discrepancy
-    return np.array([pose_discrepancy(ds.kps[a], ds.kps[b], ds.size) for a, b in ds.pairs], dtype=np.float64)
-
-def visible_share(ds, i: int) -> float:
-    "Share of the target person's pixels whose content is visible in the source (1 without ground truth)."
-    it = ds[i]
-    if 'visibility' not in it: return 1.0
-    return float((it['visibility'] * it['target_person']).sum() / it['target_person'].sum().clamp(min=1))
-
-def pick_pairs(ds,  # a PairDataset
-               k: int = 4,  # how many pairs
-               max_pairs: int | None = None,  # choose among the first pairs only
-               min_visible: float = 0.5,  # skip pairs where less of the target is visible in the source (e.g. front to back)
-              ) -> list:
-    "Indices of k pairs among the largest pose discrepancies (top quarter), from different people where possible."
-    d = pair_discrepancy(ds)[:max_pairs]
-    order = [int(i) for i in np.argsort(-np.nan_to_num(d, nan=-1), kind='stable')]
-    if min_visible > 0:  # pairs without much flow to look at (the person turned away) go last
-        good, bad = [], []
-        for i in order[:50 * k]:
-            if len(good) >= 4 * k: break  # enough candidates
-            (good if visible_share(ds, i) >= min_visible else bad).append(i)
-        order = good + [i for i in order if i not in good and i not in bad] + bad
-    src = [ds.pair_names[i][0] for i in range(len(d))]
-    person = [Path(n).stem.split('_')[0] for n in src]  # synthetic names: <person>_<pose>
-    pool = order[:max(k, math.ceil(len(order) / 4))]  # the top quarter: variety must not cost the large pose changes
-    out = []
-    for cand, key in ((pool, person), (pool, src), (order, src), (order, list(range(len(d))))):  # distinct people first, then images
-        seen = {key[i] for i in out}
-        for i in cand:
-            if len(out) == k: return out
-            if i not in out and key[i] not in seen: out.append(i); seen.add(key[i])
-    return out
-
-# %% ../nbs/13a_ablation_runner.ipynb #35484f28
-@torch.no_grad()
-def variant_tiles(G, ds, indices: list, device='cpu') -> dict:
-    "uint8 tiles (K,H,W,3) of pairs `indices` of `ds` (at G's parts): 'image' generated, 'flow' colour of its flow."
-    from torch.utils.data import default_collate
-    b = batch_to(default_collate([ds[i] for i in indices]), device)
-    out = G.to(device).eval()(b)
-    flow = composite({p: f[0] for p, f in out['flows'].items()}, b['target_parts'])  # (K,2,H,W)
-    mags = b['flow'].norm(dim=1).amax((1, 2))  # (K,) the true flow's longest vector per pair
-    return {'image': np.stack([to_uint8(x.float()) for x in out['image']]),
-            'flow': np.stack([flow_to_color(flow[i], float(mags[i])) for i in range(len(indices))])}
-
-def scene_tiles(ds, indices: list) -> dict:
-    "uint8 tiles (K,H,W,3) of the inputs: 'source', 'pose' (target skeleton), 'target', 'true_flow' colour."
-    items = [ds[i] for i in indices]
-    H, W = ds.size
-    return {'source': np.stack([to_uint8(it['source']) for it in items]),
-            'pose': np.stack([draw_pose(it['target_kps'].numpy(), (H, W)) for it in items]),
-            'target': np.stack([to_uint8(it['target']) for it in items]),
-            'true_flow': np.stack([flow_to_color(it['flow'], float(it['flow'].norm(dim=0).max())) for it in items])}
-
-# %% ../nbs/13a_ablation_runner.ipynb #114a46ee
-FORMAT = 'structflow-ablation'
-SUMMARY_KEYS = ('ssim', 'psnr', 'l1', 'mask_ssim', 'mask_psnr', 'mask_l1', 'body_l1', 'lpips', 'fid', 'epe', 'epe_head', 'epe_torso', 'epe_legs', 'vis_iou')
-
-def read_results(path) -> dict:
-    "A results.json written by `structflow ablation` (a file or its folder), checked."
-    path = Path(path)
-    if path.is_dir(): path = path / 'results.json'
-    if not path.is_file(): raise FileNotFoundError(f"ablation results {path} do not exist")
-    try: res = json.loads(path.read_text())
-    except json.JSONDecodeError as e: raise ValueError(f"{path}: not valid JSON ({e})") from e
-    if not isinstance(res, dict) or res.get('format') != FORMAT: raise ValueError(f"{path}: not a structflow ablation results file (format != {FORMAT!r})")
-    return res
-
-def seed_values(res: dict, variant: str, key: str, where: str = 'overall') -> list:
-    "One number per finished seed of a variant: metric `key` overall or in bin `where`."
-    out = []
-    for e in sorted((e for e in res['runs'].values() if e['variant'] == variant), key=lambda e: e['seed']):
-        v = e['metrics'].get(key) if where == 'overall' else e['bins'].get(where, {}).get(key)
-        out.append(np.nan if v is None else float(v))
-    return out
-
-def summary_rows(res: dict, keys=SUMMARY_KEYS) -> list:
-    "Rows (dicts) per variant: seeds, and mean / std across seeds of each metric overall and of EPE per bin."
-    rows = []
-    for v, (label, _) in VARIANTS.items():
-        if not any(e['variant'] == v for e in res['runs'].values()): continue
-        row = {'variant': v, 'label': label, 'seeds': len(seed_values(res, v, 'epe'))}
-        cols = [(k, 'overall') for k in keys] + [(f'epe_{b}', b) for b in BINS] + [(f'body_l1_{b}', b) for b in BINS]
-        for col, where in cols:
-            key = col if where == 'overall' else col.rsplit('_', 1)[0]
-            x = np.array(seed_values(res, v, key, where), np.float64); x = x[np.isfinite(x)]
-            row[col] = float(x.mean()) if len(x) else None
-            row[f'{col}_std'] = float(x.std(ddof=1)) if len(x) > 1 else None
-        rows.append(row)
-    return rows
-
-def write_summary_csv(res: dict, path):
-    "summary.csv: summary_rows, one line per variant."
-    rows = summary_rows(res)
-    if not rows: return
-    with open(path, 'w', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        for r in rows: w.writerow({k: (f'{v:.5g}' if isinstance(v, float) else v) for k, v in r.items()})
-
-# %% ../nbs/13a_ablation_runner.ipynb #f1da0e1b
-def grid_columns(variants) -> list:
-    "Column names of figure6.png: the inputs, each variant's output, the true flow, each variant's flow."
-    return ['source', 'pose', 'target'] + [f'image:{v}' for v in variants] + ['true_flow'] + [f'flow:{v}' for v in variants]
-
-def put_tiles(grid: np.ndarray, columns: list, name: str, tiles: np.ndarray) -> np.ndarray:
-    "Write tiles (K,H,W,3) into column `name` of a grid image (K*H, C*W, 3)."
-    K, H, W, _ = tiles.shape
-    c = columns.index(name)
-    grid[:K * H, c * W:(c + 1) * W] = tiles.reshape(K * H, W, 3)
-    return grid
-
-def get_tiles(grid: np.ndarray, columns: list, name: str, tile) -> np.ndarray:
-    "Tiles (K,H,W,3) of column `name` of a grid image."
-    H, W = tile
-    c = columns.index(name)
-    return grid[:, c * W:(c + 1) * W].reshape(-1, H, W, 3)
-
-# %% ../nbs/13a_ablation_runner.ipynb #66f721c3
-PAIR_KEYS = ('ssim', 'psnr', 'mask_l1', 'body_l1', 'vis_iou')  # per-pair image metrics kept from evaluate (model only)
-
-def _r(v, digits: int = 4):
-    "A float rounded to `digits` significant digits, None for nan/inf (valid JSON)."
-    v = float(v)
-    return float(f'{v:.{digits}g}') if math.isfinite(v) else None
-
-def _rdict(d: dict) -> dict: return {k: _rdict(v) if isinstance(v, dict) else (_r(v, 6) if isinstance(v, (float, int)) and not isinstance(v, bool) else v) for k, v in d.items()}
-
-def _bin_means(disc, values) -> dict:
-    "Mean of per-pair values in each of structflow.metrics.BINS (nan ignored)."
-    disc, v = np.asarray(disc, np.float64), np.asarray([np.nan if x is None else x for x in values], np.float64)
-    out = {}
-    for name, (lo, hi) in BINS.items():
-        sel = v[(disc >= lo) & (disc < hi)]; sel = sel[np.isfinite(sel)]
-        out[name] = float(sel.mean()) if len(sel) else float('nan')
-    return out
-
-def run_one(spec: dict) -> dict:
-    "Train (or resume) and evaluate one variant/seed; `spec` is a plain dict (picklable for worker processes)."
-    t0 = time.time()
-    if spec.get('threads'): torch.set_num_threads(spec['threads'])
-    cfg, run_dir, data = TrainConfig.from_dict(spec['cfg']), Path(spec['run_dir']), Path(spec['data'])
-    summary = train(cfg, run_dir, resume=(run_dir / 'last.pt').exists(), quiet=spec.get('quiet', True))
-    if summary['status'] != 'finished': return {'status': summary['status'], 'name': spec['name']}
-    t1, device = time.time(), get_device(spec['device'])
-    G, meta = load_model(run_dir, device)
-    ds = PairDataset(data, 'test', size=G.cfg.size, parts=G.cfg.parts)
-    lp, fd = LPIPS(spec['lpips_weights']), FID(spec['fid_weights'])
-    real = PairDataset(data, 'train', size=G.cfg.size, parts=G.cfg.parts) if fd.available else None  # GFLA: FID against training images
-    res = evaluate(G, ds, spec['eval_batch_size'], device, lp, fd, real, spec['eval_pairs'], progress=False)
-    reg = region_epe(G, PairDataset(data, 'test', size=G.cfg.size, parts='paper'), device, spec['eval_batch_size'], spec['eval_pairs'])
-    rows, disc = res['pairs'], [r['discrepancy'] for r in res['pairs']]
-    per_pair = {**{k: [_r(v) for v in vals] for k, vals in reg.items()},
-                **{k: [_r(r.get(f'model/{k}', float('nan'))) for r in rows] for k in PAIR_KEYS}}
-    metrics = {**res['overall']['model'], **{k: float(np.nanmean(np.asarray(v, np.float64))) for k, v in reg.items()}}
-    bins = {name: {'n_pairs': b['n_pairs'], **b.get('model', {})} for name, b in res['bins'].items() if name in BINS}
-    for k, vals in reg.items():
-        for name, m in _bin_means(disc, vals).items(): bins[name][k] = m
-    cfg_json = json.loads((run_dir / 'config.json').read_text())
-    entry = {'status': 'finished', 'name': spec['name'], 'variant': spec['variant'], 'seed': spec['seed'],
-             'label': VARIANTS[spec['variant']][0], 'switches': VARIANTS[spec['variant']][1],
-             'train': {k: summary[k] for k in ('step', 'stage1_end', 'elapsed_s')}, 'vgg': cfg_json.get('vgg'),
-             'params': sum(p.numel() for p in G.parameters()), 'machine': machine_info(device),
-             'recipe': cfg.recipe, 'ours': {k: k in G.cfg.additions for k in ADDITIONS},  # the recipe, and our additions on or off
-             'train_s': round(t1 - t0, 1), 'eval_s': round(time.time() - t1, 1),
-             'lpips': res['lpips'], 'fid': res['fid'], 'metrics': _rdict(metrics), 'bins': _rdict(bins), 'per_pair': per_pair,
-             'pairs': {'from': [r['from'] for r in rows], 'to': [r['to'] for r in rows], 'discrepancy': [_r(d) for d in disc]},
-             'baselines': {'overall': _rdict({k: v for k, v in res['overall'].items() if k != 'model'}),
-                           'bins': _rdict({n: {k: v for k, v in b.items() if k != 'model'} for n, b in res['bins'].items() if n in BINS}),
-                           'zero_flow_epe': [_r(r.get('copy/epe', float('nan'))) for r in rows]}}
-    if spec.get('grid') is not None: entry['tiles'] = variant_tiles(G, ds, spec['grid'], device)
-    return entry
-
-# %% ../nbs/13a_ablation_runner.ipynb #b417248e
-def _pos(kind):
-    def f(s):
-        try: v = kind(s)
-        except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {s!r}")
-        if not v > 0: raise argparse.ArgumentTypeError(f"must be positive, got {s!r}")
-        return v
-    return f
-
-def ablation_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='structflow ablation', description="Reproduce the paper's ablation study (Table 3, Figure 6) on "
-                                "synthetic data with true flow: Full, w/o Part, w/o HDCB, w/o PNB, trained alike, evaluated on the test split.")
-    p.add_argument('--out', required=True, help='results folder (results.json, summary.csv, figure6.png; small, to commit)')
-    p.add_argument('--work', help='folder for the dataset and checkpoints (default: OUT/work, ignored by git)')
-    p.add_argument('--preset', default='tiny', choices=list(TRAIN_PRESETS), help='training preset (model + schedule)')
-    p.add_argument('--recipe', default='ours', choices=list(RECIPES), help="'ours' (the preset's generator with our additions; default) or 'paper' (the paper's generator alone)")
-    p.add_argument('--budget', type=_pos(float), help='minutes per run (both stages)')
-    p.add_argument('--steps', type=_pos(int), help="steps per run (both stages; stage 1 gets the preset's share)")
-    p.add_argument('--steps1', type=_pos(int), help='stage-1 steps per run (with --steps2, instead of --steps)')
-    p.add_argument('--steps2', type=_pos(int), help='stage-2 steps per run')
-    p.add_argument('--seeds', type=_pos(int), default=3, help='seeds 0..K-1 for Full and w/o Part (default 3)')
-    p.add_argument('--all-seeds', action='store_true', help='every seed for w/o HDCB and w/o PNB too (default: the first seed only)')
-    p.add_argument('--variants', default=','.join(VARIANTS), help=f"comma-separated subset of {','.join(VARIANTS)}")
-    from structflow.core import size_arg  # the project's one HxW parser
-    p.add_argument('--size', type=size_arg, help="image size HxW (default: the preset's)")
-    p.add_argument('--identities', type=_pos(int), default=300, help='synthetic people (train + test; 10%% are test people; default 300)')
-    p.add_argument('--poses', type=_pos(int), default=4, help='poses per person, K*(K-1) pairs each (default 4)')
-    p.add_argument('--data-seed', type=int, default=0, help='seed of the synthetic dataset (default 0)')
-    p.add_argument('--eval-pairs', type=_pos(int), default=600, help='evaluate on the first N test pairs (default 600; keeps the results small)')
-    p.add_argument('--grid-pairs', type=int, default=4, help='test pairs in figure6.png (default 4; 0: no grid)')
-    p.add_argument('--batch-size', type=_pos(int), help="training batch size (default: the preset's)")
-    p.add_argument('--lr', type=_pos(float), help="learning rate (default: the preset's)")
-    p.add_argument('--eval-batch-size', type=_pos(int), default=16, help='pairs per batch in the evaluation (default 16)')
-    p.add_argument('--vgg-weights', help="VGG19 for the losses: 'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet', a path, or 'random'")
-    p.add_argument('--allow-random-vgg', action='store_true', help='fall back to a random VGG19 when no weights are found (recorded)')
-    p.add_argument('--lpips-weights', default='auto', help="AlexNet weights for LPIPS: 'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet' or a path")
-    p.add_argument('--fid-weights', default='auto', help="Inception weights for FID: 'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet' or a path")
-    p.add_argument('--device', default='auto', help="'auto', 'cpu', 'cuda', 'cuda:1', ...")
-    p.add_argument('--jobs', type=_pos(int), default=1, help='runs trained at the same time, in separate processes (default 1)')
-    p.add_argument('--workers', type=int, help='data-loading processes per run (default: the preset\'s)')
-    p.add_argument('--synth-workers', type=_pos(int), default=max(1, (os.cpu_count() or 1) - 1), help='processes rendering the dataset (default: the cores but one)')
-    p.add_argument('--dry-run', action='store_true', help='print the plan and exit')
-    p.add_argument('--quiet', action='store_true', help='only the summary lines')
-    return p
-
-# %% ../nbs/13a_ablation_runner.ipynb #d737363b
-_MACHINE_FIELDS = ('seed', 'parts', 'hdcb', 'pnb', 'data', 'device', 'num_workers', 'log_every', 'sample_every', 'ckpt_every', 'ckpt_minutes')
-
-def _configs(a, work: Path) -> tuple[dict, dict]:
-    "(settings that decide the numbers, {run name: TrainConfig dict}) from parsed arguments."
-    over = {k: v for k, v in dict(recipe=a.recipe, size=a.size, batch_size=a.batch_size, lr=a.lr, vgg_weights=a.vgg_weights,
-                                  num_workers=a.workers, device=a.device).items() if v is not None}
-    if a.allow_random_vgg: over['allow_random_vgg'] = True
-    base = get_train_config(a.preset, **over)
-    if a.steps1 or a.steps2:
-        if not (a.steps1 and a.steps2): raise ValueError('--steps1 and --steps2 go together')
-        if a.steps: raise ValueError('give --steps or --steps1/--steps2, not both')
-        over.update(steps1=a.steps1, steps2=a.steps2, time_budget=a.budget)
-    elif a.steps:
-        s1 = max(1, round(a.steps * base.stage1_share)); over.update(steps1=s1, steps2=max(1, a.steps - s1), time_budget=a.budget)
-    elif a.budget:
-        over.update(steps1=10 ** 9, steps2=10 ** 9, time_budget=a.budget)
-    if a.identities < 2 or a.poses < 2: raise ValueError('--identities and --poses must be at least 2 (a test split needs people, a person needs pairs)')
-    if not (base.allow_random_vgg or base.vgg_weights == 'random'):  # fail now, not after rendering the data
-        from structflow.losses import VGG19Features, PretrainedWeightsUnavailable
-        try: VGG19Features(['relu1_1'], weights=base.vgg_weights)
-        except PretrainedWeightsUnavailable as e: raise ValueError(f"{e} (or pass --allow-random-vgg)") from e
-    variants = [v.strip() for v in a.variants.split(',') if v.strip()]
-    bad = [v for v in variants if v not in VARIANTS]
-    if bad or not variants: raise ValueError(f"--variants: unknown {bad or 'empty list'}; choose from {list(VARIANTS)}")
-    if a.grid_pairs < 0: raise ValueError('--grid-pairs must be >= 0')
-    cfgs = {}
-    for v, s in plan_runs(a.seeds, variants, a.all_seeds):
-        cfg = variant_config(a.preset, v, s, **over, data=str(work / 'data'))
-        cfg.model_config()  # raises for a size the networks cannot take
-        cfgs[run_name(v, s)] = cfg.to_dict()
-    full = variant_config(a.preset, 'full', 0, **over).to_dict()
-    settings = {'preset': a.preset, 'train': {k: v for k, v in full.items() if k not in _MACHINE_FIELDS},
-                'data': {'size': list(get_train_config(a.preset, **over).model_config().size), 'identities': a.identities,
-                         'poses_per_identity': a.poses, 'seed': a.data_seed},
-                'eval_pairs': a.eval_pairs, 'grid_pairs': a.grid_pairs}
-    return json.loads(json.dumps(settings)), cfgs
-
-def _new_results(settings: dict) -> dict:
-    return {'format': FORMAT, 'version': 1, 'settings': settings, 'variants': {k: v[0] for k, v in VARIANTS.items()},
-            'invocations': [], 'runs': {}, 'pairs': None, 'baselines': None, 'grid': None, 'complete': False}
-
-def _check_settings(res: dict, settings: dict, path):
-    "Refuse to mix runs of different settings into one results folder."
-    old = res['settings']
-    diff = [k for k in ('preset', 'data', 'eval_pairs') if old.get(k) != settings[k]]
-    diff += [f'train.{k}' for k in sorted(set(old['train']) | set(settings['train'])) if old['train'].get(k) != settings['train'].get(k)]
-    if diff: raise ValueError(f"{path} holds results of other settings (differs in: {', '.join(diff)}); "
-                              "use another --out, or the same options as before")
-
-# %% ../nbs/13a_ablation_runner.ipynb #18dd79a6
-def _merge(res: dict, entry: dict, out: Path, grid: np.ndarray | None):
-    "Add a finished run to the results (and its tiles to the grid)."
-    tiles = entry.pop('tiles', None)
-    pairs, base = entry.pop('pairs'), entry.pop('baselines')
-    if res['pairs'] is None: res['pairs'], res['baselines'] = pairs, base
-    elif res['pairs']['from'] != pairs['from'] or res['pairs']['to'] != pairs['to']:
-        raise RuntimeError(f"{entry['name']}: evaluated on other test pairs than the earlier runs in {out}")
-    res['lpips'], res['fid'] = entry['lpips'], entry['fid']
-    res['runs'][entry['name']] = entry
-    if tiles is not None and grid is not None:
-        cols = res['grid']['columns']
-        put_tiles(grid, cols, f"image:{entry['variant']}", tiles['image']); put_tiles(grid, cols, f"flow:{entry['variant']}", tiles['flow'])
-        res['grid']['filled'] = sorted(set(res['grid']['filled']) | {entry['variant']})
-        Image.fromarray(grid).save(out / res['grid']['file'], optimize=True)
-
-def dumps_compact(obj) -> str:
-    "JSON with one key per line but every list of numbers or strings on one line (small, still readable)."
-    import re
-    def clean(o):  # nan/inf -> null: strict JSON
-        if isinstance(o, dict): return {k: clean(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple)): return [clean(v) for v in o]
-        if isinstance(o, float) and not math.isfinite(o): return None
-        if isinstance(o, np.generic): return clean(o.item())
-        return o
-    s = json.dumps(clean(obj), indent=1, allow_nan=False)
-    return re.sub(r'\[\s+([^\[\]{}]*?)\s+\]', lambda m: '[' + re.sub(r',\s+', ', ', m.group(1)) + ']', s)
-
-def _save(res: dict, out: Path):
-    write_json(out / 'results.json', res, dumps=dumps_compact)
-    write_summary_csv(res, out / 'summary.csv')
-
-def _log(quiet: bool, *msg):
-    if not quiet: print(*msg, flush=True)
-
-def ablation_cli(argv=None) -> int:
-    "structflow ablation: train and evaluate the four variants; results into --out."
-    argv = list(sys.argv[1:] if argv is None else argv)
-    a = ablation_parser().parse_args(argv)
-    out = Path(a.out); work = Path(a.work) if a.work else out / 'work'
-    try:
-        if out.exists() and not out.is_dir(): raise ValueError(f"--out {out} exists and is not a folder")
-        settings, cfgs = _configs(a, work)
-        res = read_results(out) if (out / 'results.json').exists() else _new_results(settings)
-        if res['runs'] or res['invocations']: _check_settings(res, settings, out / 'results.json')
-        device = get_device(a.device)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
-        print(f'structflow ablation: error: {e}', file=sys.stderr); return 2
-    todo = [n for n in cfgs if n not in res['runs']]
-    print(f"ablation: {len(cfgs)} runs ({', '.join(cfgs)}); {len(cfgs) - len(todo)} already in {out / 'results.json'}, {len(todo)} to do", flush=True)
-    if a.dry_run: return 0
-    t_start = time.time()
-    out.mkdir(parents=True, exist_ok=True); work.mkdir(parents=True, exist_ok=True)
-    if work.resolve().is_relative_to(out.resolve()): (work / '.gitignore').write_text('*\n')  # checkpoints and data are not for git
-    from structflow.synthetic import make_dataset
-    data = work / 'data'
-    if not (data / 'synthetic-truth-test.npz').exists():
-        _log(a.quiet, f"rendering the synthetic dataset into {data} ({a.identities} people x {a.poses} poses, {a.synth_workers} processes)")
-        made = make_dataset(data, size=tuple(settings['data']['size']), identities=a.identities, poses_per_identity=a.poses,
-                            seed=a.data_seed, workers=a.synth_workers, progress=not a.quiet)
-    size = tuple(settings['data']['size'])
-    try: test_ds = PairDataset(data, 'test', size=size, parts='paper')
-    except (FileNotFoundError, ValueError) as e:
-        print(f'structflow ablation: error: the dataset in {data} has no usable test split ({e}); use more --identities', file=sys.stderr); return 2
-    grid = None
-    if a.grid_pairs:
-        if res['grid'] is None:
-            idx = pick_pairs(test_ds, a.grid_pairs, a.eval_pairs)
-            res['grid'] = {'file': 'figure6.png', 'tile': list(size), 'pairs': idx, 'columns': grid_columns(list(VARIANTS)), 'filled': [],
-                           'names': [list(test_ds.pair_names[i]) for i in idx]}
-        g = res['grid']
-        shape = (len(g['pairs']) * size[0], len(g['columns']) * size[1], 3)
-        p = out / g['file']
-        grid = np.asarray(Image.open(p).convert('RGB')).copy() if p.exists() else np.full(shape, 255, np.uint8)
-        if grid.shape != shape: grid = np.full(shape, 255, np.uint8)
-        sc = scene_tiles(test_ds, g['pairs'])
-        for k in ('source', 'pose', 'target', 'true_flow'): put_tiles(grid, g['columns'], k, sc[k])
-        Image.fromarray(grid).save(p, optimize=True)
-    inv = {'argv': ['structflow', 'ablation', *argv], 'started': datetime.datetime.now().isoformat(timespec='seconds'),
-           'jobs': a.jobs, 'wall_s': None, 'runs_done': 0, **machine_info(device)}
-    res['invocations'].append(inv)
-    res['data'] = {'train_pairs': len(PairDataset(data, 'train', size=size)), 'test_pairs': len(test_ds),
-                   'eval_pairs': min(a.eval_pairs, len(test_ds)), **settings['data']}
-    _save(res, out)
-    threads = max(1, (os.cpu_count() or 1) // a.jobs) if a.jobs > 1 else None  # share the cores between parallel runs
-    specs = [{'name': n, 'variant': n.rsplit('-s', 1)[0], 'seed': int(n.rsplit('-s', 1)[1]), 'cfg': cfgs[n], 'run_dir': str(work / 'runs' / n),
-              'data': str(data), 'device': a.device, 'eval_batch_size': a.eval_batch_size, 'eval_pairs': a.eval_pairs,
-              'lpips_weights': a.lpips_weights, 'fid_weights': a.fid_weights, 'threads': threads, 'quiet': a.quiet or a.jobs > 1,
-              'grid': res['grid']['pairs'] if res['grid'] and n.endswith('-s0') else None} for n in todo]
-    status, rc = 'finished', 0
-    def done(entry, i):
-        nonlocal status, rc
-        if entry['status'] != 'finished':
-            status, rc = entry['status'], 130
-            print(f"[{i}/{len(specs)}] {entry['name']}: training {entry['status']}; run the same command again to resume", flush=True); return
-        _merge(res, entry, out, grid)
-        inv['runs_done'] += 1; inv['wall_s'] = round(time.time() - t_start, 1)
-        res['complete'] = all(n in res['runs'] for n in cfgs)
-        _save(res, out)
-        m = entry['metrics']
-        print(f"[{i}/{len(specs)}] {entry['name']}: {entry['train']['step']} steps in {entry['train_s']:.0f} s, eval {entry['eval_s']:.0f} s: "
-              f"EPE {m['epe']:.3f} px (large pose change {entry['bins']['large'].get('epe') or float('nan'):.3f}), "
-              f"SSIM {m['ssim']:.3f}, PSNR {m['psnr']:.2f}, body L1 {m.get('body_l1', float('nan')):.4f}", flush=True)
-    def failed(s, e, i):
-        nonlocal rc
-        rc = rc or 1
-        print(f"[{i}/{len(specs)}] {s['name']}: failed: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
-    try:
-        if a.jobs == 1:
-            for i, s in enumerate(specs, 1):
-                _log(a.quiet, f"[{i}/{len(specs)}] {s['name']}: training ...")
-                try: done(run_one(s), i)
-                except (KeyboardInterrupt, SystemExit): raise
-                except Exception as e: failed(s, e, i)  # the other runs may still work (e.g. out of memory once)
-                if rc == 130: break
-        else:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-            with ProcessPoolExecutor(a.jobs, mp_context=mp.get_context('spawn')) as pool:
-                futs = {pool.submit(run_one, s): s for s in specs}
-                _log(a.quiet, f"{len(specs)} runs submitted to {a.jobs} processes")
-                for i, f in enumerate(as_completed(futs), 1):
-                    try: done(f.result(), i)
-                    except Exception as e: failed(futs[f], e, i)
-    except KeyboardInterrupt:
-        print('interrupted; run the same command again to resume', file=sys.stderr); rc = 130
-    inv['wall_s'] = round(time.time() - t_start, 1)
-    _save(res, out)
-    left = [n for n in cfgs if n not in res['runs']]
-    kb = sum(f.stat().st_size for f in out.iterdir() if f.is_file()) / 1024
-    print(f"{'complete' if not left else f'{len(left)} runs left'}: {out / 'results.json'}, summary.csv"
-          f"{', figure6.png' if grid is not None else ''} ({kb:.0f} kB); {inv['wall_s']:.0f} s", flush=True)
-    if kb > 1000: print(f"note: {out} holds {kb:.0f} kB, more than is pleasant to commit; fewer --eval-pairs or --grid-pairs make it smaller", flush=True)
-    return rc

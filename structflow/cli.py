@@ -12,16 +12,16 @@ __all__ = ['COMMANDS', 'SPINCOUNT', 'main']
 # %% ../nbs/16_cli.ipynb #3e316e1b
 COMMANDS = {  # name (one word, or two for a command with its own module) -> (module, function, one-line help)
     'demo':     ('structflow.demo', 'demo_cli', 'make synthetic data, train both stages, evaluate, write a report'),
-    'synth':    ('structflow.synthetic', 'synth_cli', 'render a synthetic dataset with ground-truth flow'),
-    'data':     ('structflow.data', 'data_cli', "check a dataset folder: 'structflow data check DIR'"),
+    'synth':    ('structflow.synthetic_dataset', 'synth_cli', 'render a synthetic dataset with ground-truth flow'),
+    'data':     ('structflow.data_check', 'data_cli', "check a dataset folder: 'structflow data check DIR'"),
     'data prepare': ('structflow.prepare', 'prepare_cli', 'turn an official DeepFashion In-shop or Market-1501 download into the dataset format'),
     'train':    ('structflow.train', 'train_cli', 'train a model (stage 1, stage 2 or both)'),
-    'eval':     ('structflow.metrics', 'eval_cli', 'evaluate a checkpoint: SSIM, PSNR, LPIPS, FID, flow error'),
+    'eval':     ('structflow.evaluate', 'eval_cli', 'evaluate a checkpoint: SSIM, PSNR, LPIPS, FID, flow error'),
     'generate': ('structflow.generate', 'generate_cli', 'generate a person in new poses from a photo and its pose'),
     'bench':    ('structflow.bench', 'bench_cli', 'measure training/inference speed and memory'),
-    'ablation': ('structflow.ablation', 'ablation_cli', "reproduce the paper's ablation study (Table 3)"),
+    'ablation': ('structflow.ablation_runner', 'ablation_cli', "reproduce the paper's ablation study (Table 3)"),
     'study':    ('structflow.study', 'study_cli', 'learning curves of the flow networks against the true flow (notebook 10b)'),
-    'figures':  ('structflow.demo', 'figures_cli', "regenerate the README's pictures into images/"),
+    'figures':  ('structflow.figures', 'figures_cli', "regenerate the README's pictures into images/"),
 }
 
 SPINCOUNT = 5000  # how long an idle OpenMP thread spins before it sleeps (GNU OpenMP's default: 300,000)

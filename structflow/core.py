@@ -4,14 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #63ff5666
 from __future__ import annotations
-import os, platform, random, tempfile, time
+import os, random
 from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
 
 # %% auto #0
-__all__ = ['IN_TEST', 'SAMPLES', 'IMAGE_SIZES', 'set_seed', 'get_device', 'to_tensor', 'to_uint8', 'to_pil', 'show_image', 'get_grid', 'show_images', 'parse_size', 'size_arg', 'norm_layer', 'conv_block', 'count_params', 'progress', 'OutputError', 'check_output', 'FolderBusy', 'FolderLock']
+__all__ = ['IN_TEST', 'SAMPLES', 'IMAGE_SIZES', 'set_seed', 'get_device', 'to_tensor', 'to_uint8', 'to_pil', 'show_image',
+           'get_grid', 'show_images', 'parse_size', 'size_arg', 'norm_layer', 'conv_block', 'count_params']
 
 # %% ../nbs/00_core.ipynb #da2f47f3
 IN_TEST = bool(os.environ.get('IN_TEST'))  # True while nbdev_test runs the notebooks
@@ -171,75 +172,3 @@ def conv_block(cin: int, cout: int, stride: int = 1, norm: str | None = 'instanc
 def count_params(module: torch.nn.Module, trainable_only: bool = True) -> int:
     "Number of (trainable) parameters of a module."
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
-
-# %% ../nbs/00a_core_runs.ipynb #1c1a415b
-class _Quiet:
-    "A silent stand-in for a tqdm bar: iterates and counts, ignores the rest."
-    def __init__(self, iterable=None, total=None, initial=0, **kw): self.iterable, self.total, self.n = iterable, total, initial
-    def __iter__(self): return iter(self.iterable if self.iterable is not None else [])
-    def update(self, n=1): self.n += n
-    def __getattr__(self, name): return lambda *a, **k: None  # set_postfix, refresh, close, ...
-
-def progress(iterable=None, **kwargs):
-    "tqdm.auto.tqdm(iterable, **kwargs) when tqdm is installed, else a silent bar with the same use."
-    try: from tqdm.auto import tqdm
-    except ImportError: return _Quiet(iterable, **kwargs)
-    return tqdm(iterable, **kwargs)
-
-# %% ../nbs/00a_core_runs.ipynb #5a9c55a7
-class OutputError(ValueError):
-    "An output path that cannot be written; the message names the path."
-
-def check_output(path,  # where the command will write
-                 kind: str = 'file',  # 'file' or 'dir' (a folder, created with its parents)
-                 exts: tuple | None = None,  # accepted file extensions, e.g. ('.png', '.jpg')
-                 what: str = 'output',  # what to call it in the message
-                ) -> Path:
-    "Check, before any work, that `path` can be written; raise `OutputError` (one line naming the path) when not."
-    p = Path(path)
-    if kind not in ('file', 'dir'): raise ValueError(f"kind must be 'file' or 'dir', not {kind!r}")
-    if kind == 'dir':
-        if p.exists() and not p.is_dir(): raise OutputError(f"{p}: is a file; the {what} must be a folder")
-        try: p.mkdir(parents=True, exist_ok=True)
-        except OSError as e: raise OutputError(f"{p}: cannot create the {what} folder ({e.strerror or e})") from None
-        folder = p
-    else:
-        if p.is_dir(): raise OutputError(f"{p}: is a folder; the {what} must be a file")
-        if exts and p.suffix.lower() not in exts:
-            raise OutputError(f"{p}: the {what} must end in {' or '.join(exts)}")
-        folder = p.parent
-        if not folder.is_dir(): raise OutputError(f"{p}: the folder {folder} does not exist; create it first")
-        if p.exists() and not os.access(p, os.W_OK): raise OutputError(f"{p}: exists and is read-only")
-    try: tempfile.TemporaryFile(dir=folder).close()
-    except OSError as e: raise OutputError(f"{p}: cannot write in {folder} ({e.strerror or e})") from None
-    return p
-
-class FolderBusy(OutputError):
-    "The folder is locked by another process."
-
-class FolderLock:
-    "An exclusive lock on a folder (its `.lock` file) for one process, released by `release()` or when the process ends."
-    def __init__(self, folder, what: str = 'run folder'):
-        self.path, self._f = Path(folder) / '.lock', None
-        f = open(self.path, 'a+')
-        try: _lock_file(f)
-        except OSError:
-            f.seek(0); holder = f.read().strip() or 'another process'; f.close()
-            raise FolderBusy(f"{folder}: this {what} is in use by {holder}; wait for it to end or choose another folder") from None
-        f.seek(0); f.truncate()
-        f.write(f"process {os.getpid()} on {platform.node() or 'this machine'} (started {time.strftime('%Y-%m-%d %H:%M:%S')})\n"); f.flush()
-        self._f = f
-
-    def release(self):
-        "Give the folder back (the `.lock` file stays; only the lock matters)."
-        if self._f is not None: self._f.close(); self._f = None
-
-    def __enter__(self): return self
-    def __exit__(self, *exc): self.release()
-
-def _lock_file(f):
-    "Non-blocking exclusive lock on an open file; OSError when another process holds it."
-    try: import fcntl
-    except ImportError:  # Windows
-        import msvcrt; f.seek(0); msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
-    else: fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -4,24 +4,25 @@
 
 # %% ../nbs/15_demo.ipynb #f8b4c82b
 from __future__ import annotations
-import sys, json, time, argparse, platform
+import sys, json, time, argparse
 from pathlib import Path
 import numpy as np
 import torch
 import matplotlib
 import matplotlib.pyplot as plt
-from .core import set_seed, show_image, get_grid, to_uint8
-from .pose import show_pose, draw_pose
+from .core import show_image, get_grid
+from .pose import show_pose
 from .warp import show_flow, resize_flow, warp
 from .pnb import show_relation
 from .generator import make_inputs
-from .data import PairDataset
+from .pair_dataset import PairDataset
 from .train import get_train_config, train, ensure_synthetic, DEMO_STEPS2
-from .checkpoint import load_model, write_json, machine_info, load_pretrained, available_pretrained
-from .metrics import evaluate, metrics_table
+from .checkpoint import load_model, write_json, machine_info, load_pretrained
+from .evaluate import evaluate, metrics_table
 
 # %% auto #0
-__all__ = ['DEMO_STEPS', 'figure_poses', 'figure_flows', 'figure_relation', 'learning_checks', 'run_demo', 'write_report_figures', 'write_report', 'estimate_line', 'figure_verdicts', 'verdict_lines', 'demo_cli', 'FIGURE_SEED', 'figure_data', 'make_figures', 'figures_cli']
+__all__ = ['DEMO_STEPS', 'figure_poses', 'figure_flows', 'figure_relation', 'learning_checks', 'run_demo', 'write_report_figures',
+           'write_report', 'estimate_line', 'figure_verdicts', 'verdict_lines', 'demo_cli']
 
 # %% ../nbs/15_demo.ipynb #85306b16
 def _batch(ds, idx):
@@ -42,7 +43,7 @@ def figure_poses(G, source: dict, targets: list, title: str | None = None):
 
 def figure_flows(G, item: dict, title: str | None = None):
     "One pair: the model's flow beside the true flow (same colour scale, on the target body), then per part: flow, warped source, visibility."
-    from structflow.metrics import composite
+    from structflow.evaluate import composite
     b = _batch([item], [0])
     with torch.no_grad(): out = G(b)
     H, W = G.cfg.size
@@ -126,7 +127,7 @@ def run_demo(out='structflow-demo',  # run folder
     G1, _ = load_model(out / 'stage1.pt'); G, meta = load_model(out / 'model.pt')
     test = PairDataset(out / 'data', 'test', size=G.cfg.size, parts=G.cfg.parts)
     n = 64 if quick else None
-    from structflow.metrics import LPIPS
+    from structflow.lpips_fid import LPIPS
     lp = LPIPS('cache')  # only with AlexNet weights already in the torch hub cache; otherwise reported unavailable
     res1 = evaluate(G1, test, batch_size=16, max_pairs=n, progress=False)
     res = evaluate(G, test, batch_size=16, lpips=lp, max_pairs=n, progress=False)
@@ -218,8 +219,8 @@ def estimate_line(cfg, out) -> str:
 def figure_verdicts(G,  # a trained generator
                     items,  # pairs with a true flow, 'target_person' and 'target_parts' (a synthetic PairDataset, or `figure_data`)
                     max_pairs: int = 32) -> dict:
-    "What the pictures of a trained model rest on, measured: flow and image against their starting points (`metrics.pair_verdict`), relation-map shares per pyramid level (`pnb.measure_relations`)."
-    from structflow.metrics import pair_verdict
+    "What the pictures of a trained model rest on, measured: flow and image against their starting points (`evaluate.pair_verdict`), relation-map shares per pyramid level (`pnb.measure_relations`)."
+    from structflow.evaluate import pair_verdict
     from structflow.pnb import measure_relations
     items = [items[i] for i in range(min(len(items), max_pairs))]
     v = {'flows': pair_verdict(G, items)}
@@ -231,7 +232,7 @@ def figure_verdicts(G,  # a trained generator
 def verdict_lines(v: dict,  # `figure_verdicts` result
                   what: str = 'held-out synthetic pairs') -> list:
     "The verdict lines of `figure_verdicts`: the flows and image first, then one line per pyramid level of the relation maps."
-    from structflow.metrics import verdict_line
+    from structflow.evaluate import verdict_line
     lines = [verdict_line(v['flows'], what)]
     for b, s in v.get('relations', {}).items():
         lines.append(f"relation maps {b}x{b}: for query cells on the target body, row mass on the same part {s['same_part']:.2f} (chance {s['chance_same_part']:.2f}), "
@@ -260,50 +261,3 @@ def demo_cli(argv=None) -> int:
     steps = None if a.steps1 is None and a.steps2 is None else (d1 if a.steps1 is None else a.steps1, d2 if a.steps2 is None else a.steps2)
     m = run_demo(a.out, a.recipe, steps, a.identities, a.seed, a.vgg_weights, a.flow_sup, a.quick)
     return 1 if a.require_learning and not all(b['yes'] for b in m['learned']) else 0
-
-# %% ../nbs/15a_figures.ipynb #f1394931
-FIGURE_SEED = 424242  # synthetic people for the README pictures (not a training seed)
-
-def figure_data(size, n_identities: int = 6, seed: int = FIGURE_SEED, parts='paper') -> list:
-    "Items like PairDataset's (source, target, keypoints, true flow...) for fresh synthetic people facing the camera."
-    import structflow.synthetic as syn
-    from structflow.pose import keypoints_to_heatmaps, part_masks, get_parts
-    items = []
-    for i in range(n_identities):
-        idn = syn.sample_identity(syn.identity_rng(seed, i))
-        poses = syn.identity_poses(seed, i, 2, view='front')  # people facing the camera, as in the paper's figures
-        d = syn.render_pair(idn, poses[0], poses[1], size)
-        sk, tk = d['source_kps'], d['target_kps']
-        it = {'source': torch.from_numpy(d['source']), 'target': torch.from_numpy(d['target']),
-              'source_kps': torch.from_numpy(sk), 'target_kps': torch.from_numpy(tk),
-              'source_pose': keypoints_to_heatmaps(sk, size), 'target_pose': keypoints_to_heatmaps(tk, size),
-              'source_parts': part_masks(sk, size, get_parts(parts)), 'target_parts': part_masks(tk, size, get_parts(parts)),
-              'flow': torch.from_numpy(d['flow']), 'visibility': torch.from_numpy(d['visibility']),
-              'target_person': torch.as_tensor(d['target_person']).float().reshape(1, *size)}
-        items.append(it)
-    return items
-
-def make_figures(out='images', names=None) -> list:
-    "Draw the README pictures of the shipped models into `out`; returns the files written."
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in names or available_pretrained():
-        G, meta = load_pretrained(name)
-        items = figure_data(G.cfg.size, parts=G.cfg.parts)
-        figs = {f'{name}-poses.png': figure_poses(G, items[0], items[1:]),
-                f'{name}-flows.png': figure_flows(G, items[1]),
-                f'{name}-relation.png': figure_relation(G, items[2]) if G.cfg.pnb else None}
-        for fn, fig in figs.items():
-            if fig is None: continue
-            fig.savefig(out / fn, dpi=110, bbox_inches='tight'); plt.close(fig); written.append(out / fn)
-        write_json(out / f'{name}-verdicts.json', {'model': name, 'pairs': 'figure_data (seed FIGURE_SEED)', **figure_verdicts(G, items)})
-        written.append(out / f'{name}-verdicts.json')
-    return written
-
-def figures_cli(argv=None) -> int:
-    p = argparse.ArgumentParser(prog='structflow figures', description="Redraw the README's pictures from the shipped models.")
-    p.add_argument('--out', default='images'); p.add_argument('--model', action='append', help='shipped model name (default: all)')
-    a = p.parse_args(argv)
-    matplotlib.use('Agg')
-    for f in make_figures(a.out, a.model): print(f'wrote {f}')
-    return 0

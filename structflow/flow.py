@@ -8,11 +8,11 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import norm_layer, conv_block
-from .pose import PARTS, WHOLE, N_JOINTS, LIMBS, MISSING, TORSO_QUAD, get_parts, segment_dist, in_triangle
+from .core import conv_block
+from .pose import PARTS, WHOLE, N_JOINTS, get_parts
 
 # %% auto #0
-__all__ = ['PartFlowNet', 'PartFlowGenerator', 'HEAD_JOINTS', 'bone_flow', 'affine_flow', 'skeleton_flow', 'SkeletonPriorFlow']
+__all__ = ['PartFlowNet', 'PartFlowGenerator']
 
 # %% ../nbs/05_flow.ipynb #4d6ccc43
 class PartFlowNet(nn.Module):
@@ -76,109 +76,3 @@ class PartFlowGenerator(nn.Module):
             raise ValueError(f"expected two poses (B,{N_JOINTS},H,W) of the same shape, got {tuple(src_pose.shape)} and {tuple(tgt_pose.shape)}")
         return {k: self.nets[k](src_pose[:, j], tgt_pose[:, j]) for k, j in self.parts.items()}  # (B,18,H,W) -> (B,J,H,W)
 
-
-# %% ../nbs/05b_skeleton_prior.ipynb #1b504586
-def bone_flow(src: torch.Tensor,  # (B,2,2) the bone's two joints (x,y) in the source
-              tgt: torch.Tensor,  # (B,2,2) the same joints in the target
-              px: torch.Tensor, py: torch.Tensor,  # (h,w) target positions (x and y) in image pixels
-             ) -> torch.Tensor:
-    "Flow (B,2,h,w): each target position expressed in the target bone's frame, read at the same place on the source bone."
-    dt, ds = tgt[:, 1] - tgt[:, 0], src[:, 1] - src[:, 0]  # (B,2) bone vectors
-    Lt = dt.norm(dim=1, keepdim=True).clamp_min(1e-3)
-    et = dt / Lt  # unit vector along the target bone
-    ns = torch.stack([-ds[:, 1], ds[:, 0]], 1) / ds.norm(dim=1, keepdim=True).clamp_min(1e-3)  # unit normal of the source bone
-    rx, ry = px - tgt[:, 0, 0, None, None], py - tgt[:, 0, 1, None, None]  # (B,h,w) offsets from the bone's first joint
-    u = (rx * et[:, 0, None, None] + ry * et[:, 1, None, None]) / Lt[..., None]  # along the bone, in bone lengths
-    v = -rx * et[:, 1, None, None] + ry * et[:, 0, None, None]  # across it, in pixels
-    qx = src[:, 0, 0, None, None] + u * ds[:, 0, None, None] + v * ns[:, 0, None, None]  # (B,h,w) the same place on the source bone
-    qy = src[:, 0, 1, None, None] + u * ds[:, 1, None, None] + v * ns[:, 1, None, None]
-    return torch.stack([qx - px, qy - py], 1)
-
-def affine_flow(src: torch.Tensor,  # (B,K,2) points in the source
-                tgt: torch.Tensor,  # (B,K,2) the same points in the target
-                ok: torch.Tensor,  # (B,K) 1 for the points to fit, 0 for the others
-                px: torch.Tensor, py: torch.Tensor,  # (h,w) target positions in image pixels
-                damp: float = 0.1,  # pulls directions the points do not determine (collinear points) towards no deformation
-               ) -> torch.Tensor:
-    "Flow (B,2,h,w) of the least-squares affine map that takes the target points onto the source points."
-    n = ok.sum(1, keepdim=True).clamp_min(1)[..., None]  # (B,1,1)
-    ct, cs = (tgt * ok[..., None]).sum(1, keepdim=True) / n, (src * ok[..., None]).sum(1, keepdim=True) / n  # (B,1,2) centroids
-    T, S = (tgt - ct) * ok[..., None], (src - cs) * ok[..., None]  # (B,K,2) centred points
-    eye = damp * torch.eye(2, device=T.device)
-    L = torch.linalg.solve(T.transpose(1, 2) @ T + eye, T.transpose(1, 2) @ S + eye)  # (B,2,2): q - cs = (p - ct) @ L
-    p = torch.stack([px, py], -1)  # (h,w,2)
-    q = ((p[None] - ct[:, None]) @ L[:, None]) + cs[:, None]  # (B,h,w,2)
-    return (q - p[None]).permute(0, 3, 1, 2)  # (B,2,h,w)
-
-# %% ../nbs/05b_skeleton_prior.ipynb #437ef557
-HEAD_JOINTS = (0, 1, 14, 15, 16, 17)  # nose, neck, eyes, ears: the head moves as one piece
-
-def _pieces(joints) -> list:
-    "The rigid pieces of a part: its bones outside the head, the torso quadrilateral, the head."
-    js = set(joints)
-    pieces = [('bone', (i, j)) for i, j in LIMBS if i in js and j in js and not (i in HEAD_JOINTS and j in HEAD_JOINTS)]
-    if set(TORSO_QUAD) <= js: pieces.append(('torso', TORSO_QUAD))
-    head = tuple(j for j in HEAD_JOINTS if j in js)
-    if len(head) >= 3: pieces.append(('head', head))
-    return pieces
-
-def _piece(kind, js, sk, tk, ok, px, py, far=1e4):
-    "(flow (B,2,h,w), distance (B,h,w) of each target position to the piece, `far` where the piece is missing)."
-    if kind == 'bone':
-        i, j = js
-        d = segment_dist(px, py, tk[:, i], tk[:, j]).masked_fill(~(ok[:, i] & ok[:, j])[:, None, None], far)
-        return bone_flow(sk[:, [i, j]], tk[:, [i, j]], px, py), d
-    js = list(js); okj = ok[:, js].float()  # (B,K)
-    fit = affine_flow(sk[:, js], tk[:, js], okj, px, py)
-    if kind == 'torso':
-        c = [tk[:, j] for j in js]  # the quadrilateral's corners, in order around it
-        d = torch.stack([segment_dist(px, py, c[k], c[(k + 1) % 4]) for k in range(4)]).amin(0)
-        d = d.masked_fill(in_triangle(px, py, c[0], c[1], c[2]) | in_triangle(px, py, c[0], c[2], c[3]), 0.)  # 0 inside
-        return fit, d.masked_fill(okj.sum(1)[:, None, None] < 4, far)
-    shift = ((sk[:, js] - tk[:, js]) * okj[..., None]).sum(1) / okj.sum(1, keepdim=True).clamp_min(1)  # (B,2) mean shift
-    f = torch.where((okj.sum(1) >= 3)[:, None, None, None], fit, shift[..., None, None])  # too few joints: the mean shift
-    d = torch.stack([torch.hypot(px - tk[:, j, 0, None, None], py - tk[:, j, 1, None, None]).masked_fill(~ok[:, j, None, None], far)
-                     for j in js if j != 1]).amin(0)  # distance to the face's joints (the neck is the torso's too)
-    return f, d
-
-# %% ../nbs/05b_skeleton_prior.ipynb #36ce4ece
-def skeleton_flow(src_kps: torch.Tensor,  # (B,18,2) source keypoints (x,y), -1 = missing
-                  tgt_kps: torch.Tensor,  # (B,18,2) target keypoints in the same frame
-                  size,  # (H, W) of that frame
-                  parts=PARTS,  # dict part -> joints, 'paper' or 'whole'
-                  scale: int = 1,  # the flow's downsampling factor (4: a flow at 1/4 of the image)
-                  sigma: float | None = None,  # blending width in image pixels (default H/48)
-                 ) -> dict:
-    "Part -> (B,2,H/scale,W/scale): the flow the two skeletons imply, in pixels of that resolution (ours)."
-    H, W = size; h, w = H // scale, W // scale
-    sk, tk = src_kps.float(), tgt_kps.float()
-    ok = ~((sk == MISSING).all(-1) | (tk == MISSING).all(-1))  # (B,18) joints known in both poses
-    ys = torch.arange(h, dtype=torch.float32, device=sk.device) * ((H - 1) / max(h - 1, 1))  # positions of the flow's
-    xs = torch.arange(w, dtype=torch.float32, device=sk.device) * ((W - 1) / max(w - 1, 1))  # grid in image pixels
-    py, px = torch.meshgrid(ys, xs, indexing='ij')  # (h,w)
-    sigma = H / 48 if sigma is None else sigma
-    to_level = torch.tensor([(w - 1) / max(W - 1, 1), (h - 1) / max(H - 1, 1)], device=sk.device).view(1, 2, 1, 1)
-    out = {}
-    for name, joints in get_parts(parts).items():
-        pieces = [_piece(kind, js, sk, tk, ok, px, py) for kind, js in _pieces(joints)]
-        if not pieces: out[name] = sk.new_zeros(len(sk), 2, h, w); continue
-        f = torch.stack([p[0] for p in pieces], 1)  # (B,N,2,h,w) one flow per piece
-        d = torch.stack([p[1] for p in pieces], 1)  # (B,N,h,w) distance to each piece
-        wgt = torch.softmax(-d ** 2 / (2 * sigma ** 2), 1)  # (B,N,h,w) the nearest pieces dominate
-        flow = (f * wgt[:, :, None]).sum(1) * (d.amin(1) < 1e3)[:, None]  # (B,2,h,w) image pixels; 0 where no piece is known
-        out[name] = flow * to_level  # image pixels -> pixels of the flow's resolution
-    return out
-
-# %% ../nbs/05b_skeleton_prior.ipynb #5a1e7c0b
-class SkeletonPriorFlow(PartFlowGenerator):
-    "Ours: G_flow^local whose part networks predict a correction to the skeleton flow, W = W_skel + G_flow (the paper's predict W itself)."
-    def forward(self, src_pose: torch.Tensor,  # source pose heatmaps (B,18,H,W)
-                tgt_pose: torch.Tensor,  # target pose heatmaps (B,18,H,W)
-                src_kps: torch.Tensor | None = None,  # (B,18,2) the keypoints behind them
-                tgt_kps: torch.Tensor | None = None,
-               ) -> dict:
-        "-> dict part -> (flows list, vis list), one entry per scale: the paper's networks' flows plus the skeleton flow."
-        if src_kps is None or tgt_kps is None: raise ValueError("SkeletonPriorFlow needs the keypoints src_kps and tgt_kps behind the heatmaps")
-        out = super().forward(src_pose, tgt_pose)  # the paper's eq. 1
-        skel = [skeleton_flow(src_kps, tgt_kps, src_pose.shape[-2:], self.parts, s) for s in self.scales]  # per scale: part -> flow
-        return {k: ([f + sk[k].to(f.dtype) for f, sk in zip(flows, skel)], vis) for k, (flows, vis) in out.items()}

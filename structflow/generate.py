@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from .core import to_tensor, to_uint8, check_output
-from .pose import MISSING, present, check_keypoints, draw_pose, read_pose_file
+from .core import to_tensor, to_uint8
+from .runs import check_output
+from .pose import MISSING, present, check_keypoints, draw_pose
+from .pose_files import read_pose_file
 from .warp import flow_to_color
 
 # %% auto #0
@@ -50,7 +52,7 @@ def crop_box(img: Image.Image, box, size) -> Image.Image:
     return canvas.resize((size[1], size[0]), Image.BILINEAR)
 
 # %% ../nbs/11c_generate.ipynb #da3dc68a
-def pose_from(spec,  # a pose file (see `structflow.pose.read_pose_file`) or FILE.csv:NAME, a row of a dataset's annotation file
+def pose_from(spec,  # a pose file (see `structflow.pose_files.read_pose_file`) or FILE.csv:NAME, a row of a dataset's annotation file
               image_name: str | None = None,  # the image the pose is for (picks it in a COCO file of many images)
              ) -> tuple[np.ndarray, tuple | None, str]:
     "(keypoints (18,2), (H, W) of their image when known, a name for messages) from any pose a user gives `generate`."

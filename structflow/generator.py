@@ -5,7 +5,7 @@
 # %% ../nbs/08_generator.ipynb #3f8b4f70
 from __future__ import annotations
 import math
-from dataclasses import dataclass, field, asdict, replace
+from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 import torch.nn as nn
@@ -14,13 +14,17 @@ from torch.nn.utils.parametrizations import spectral_norm
 from .core import IMAGE_SIZES
 from .pose import get_parts, check_keypoints, keypoints_to_heatmaps, part_masks, part_images, N_JOINTS
 from .warp import warp, resize_flow
-from .flow import PartFlowGenerator, SkeletonPriorFlow
+from .flow import PartFlowGenerator
+from .skeleton_prior import SkeletonPriorFlow
 from .core import conv_block, norm_layer
 from .hdcb import HybridDilatedConv
 from .pnb import PyramidNonLocal
 
 # %% auto #0
-__all__ = ['ADDITIONS', 'PAPER', 'OURS', 'PRESETS', 'ModelConfig', 'get_config', 'make_inputs', 'example_pose_at', 'Encoder', 'PoseEncoder', 'LocalWarping', 'GlobalFusion', 'Decoder', 'Generator', 'ResBlockDown', 'Discriminator', 'build_discriminator', 'architecture_shapes', 'show_architecture', 'CopyDecoder', 'StructflowGenerator', 'make_generator', 'build_generator', 'model_summary', 'flops_per_image', 'preset_table']
+__all__ = ['ADDITIONS', 'PAPER', 'OURS', 'PRESETS', 'ModelConfig', 'get_config', 'make_inputs', 'example_pose_at', 'Encoder',
+           'PoseEncoder', 'LocalWarping', 'GlobalFusion', 'Decoder', 'Generator', 'ResBlockDown', 'Discriminator',
+           'build_discriminator', 'architecture_shapes', 'show_architecture', 'CopyDecoder', 'StructflowGenerator',
+           'make_generator', 'build_generator']
 
 # %% ../nbs/08_generator.ipynb #49c400a1
 @dataclass
@@ -461,50 +465,3 @@ def build_generator(preset='tiny',  # preset name or ModelConfig
     "The generator of a preset, with the paper's ablation switches."
     return make_generator(get_config(preset, parts=parts, hdcb=hdcb, pnb=pnb, **overrides))
 
-
-# %% ../nbs/08a_generator_checks.ipynb #b51ed58b
-def model_summary(G: Generator,  # the generator
-                  batch: dict,  # a batch to run
-                 ) -> list:
-    "Rows (module name, output shape, parameters) of the generator's main blocks, in call order."
-    rows, hooks = [], []
-    def shape(o):
-        if isinstance(o, torch.Tensor): return tuple(o.shape)
-        if isinstance(o, (list, tuple)): return [shape(x) for x in o][:3]
-        return type(o).__name__
-    for name, m in G.named_modules():
-        depth = name.count('.')
-        if name and (depth == 0 or (depth == 1 and name.split('.')[0] in ('warping', 'fusion', 'image_enc', 'pose_enc')) or
-                     (depth == 2 and name.startswith('flow.nets'))):
-            hooks.append(m.register_forward_hook(lambda mod, i, o, name=name: rows.append((name, shape(o), sum(p.numel() for p in mod.parameters())))))
-    try:
-        with torch.no_grad(): G(batch)
-    finally:
-        for h in hooks: h.remove()
-    return rows
-
-def flops_per_image(G: Generator, batch: dict) -> int:
-    "Forward FLOPs of the generator per image (torch.utils.flop_counter)."
-    from torch.utils.flop_counter import FlopCounterMode
-    with torch.no_grad(), FlopCounterMode(display=False) as fc: G(batch)
-    return fc.get_total_flops() // batch['source'].shape[0]
-
-# %% ../nbs/08a_generator_checks.ipynb #cb790d46
-def preset_table(presets=('tiny', 'demo', 'market', 'deepfashion')) -> list:
-    "Parameters and forward GFLOPs per image of each preset's generator and discriminator."
-    rows = []
-    for p in presets:
-        cfg = get_config(p); G = make_generator(cfg).eval(); D = build_discriminator(p)
-        b = {k: v for k, v in _dummy_batch(cfg).items()}
-        from torch.utils.flop_counter import FlopCounterMode
-        with torch.no_grad(), FlopCounterMode(display=False) as fc: D(b['source'])
-        rows.append(dict(preset=p, size='x'.join(map(str, cfg.size)), scales=cfg.scales,
-                         g_params=sum(q.numel() for q in G.parameters()), g_gflops=flops_per_image(G, b) / 1e9,
-                         d_params=sum(q.numel() for q in D.parameters()), d_gflops=fc.get_total_flops() / 1e9))
-    return rows
-
-def _dummy_batch(cfg: ModelConfig) -> dict:
-    "One pair at the config's size (the example pose scaled to it)."
-    H, W = cfg.size
-    k = example_pose_at(H, W)
-    return make_inputs(torch.zeros(3, H, W), k, k, cfg.parts)

@@ -4,8 +4,7 @@
 
 # %% ../nbs/01_pose.ipynb #918fd946
 from __future__ import annotations
-import json, math
-from pathlib import Path
+import math
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -13,7 +12,10 @@ from PIL import Image, ImageDraw
 from .core import show_image, get_grid
 
 # %% auto #0
-__all__ = ['JOINTS', 'N_JOINTS', 'MISSING', 'LIMBS', 'COLORS', 'EXAMPLE_POSE', 'EXAMPLE_SIZE', 'PARTS', 'WHOLE', 'TORSO_QUAD', 'check_keypoints', 'present', 'draw_pose', 'show_pose', 'default_sigma', 'heatmaps_batch', 'keypoints_to_heatmaps', 'get_parts', 'segment_dist', 'in_triangle', 'part_masks_batch', 'part_masks', 'part_images', 'pose_discrepancy', 'COCO17', 'BODY25_TO_18', 'coco17_to_openpose18', 'read_openpose_json', 'openpose_keypoints', 'coco_keypoints', 'write_pose', 'read_pose_file', 'read_pose']
+__all__ = ['JOINTS', 'N_JOINTS', 'MISSING', 'LIMBS', 'COLORS', 'EXAMPLE_POSE', 'EXAMPLE_SIZE', 'PARTS', 'WHOLE', 'TORSO_QUAD',
+           'check_keypoints', 'present', 'draw_pose', 'show_pose', 'default_sigma', 'heatmaps_batch',
+           'keypoints_to_heatmaps', 'get_parts', 'segment_dist', 'in_triangle', 'part_masks_batch', 'part_masks',
+           'part_images', 'pose_discrepancy']
 
 # %% ../nbs/01_pose.ipynb #5b228713
 JOINTS = ['nose', 'neck', 'r_shoulder', 'r_elbow', 'r_wrist', 'l_shoulder', 'l_elbow', 'l_wrist',
@@ -256,159 +258,3 @@ def pose_discrepancy(a,  # (18,2) keypoints
     both = present(a) & present(b)
     if not both.any(): return float('nan')
     return float(np.linalg.norm(a[both] - b[both], axis=1).mean() / size[0])
-
-# %% ../nbs/01a_pose_files.ipynb #c30befa6
-COCO17 = ['nose', 'l_eye', 'r_eye', 'l_ear', 'r_ear', 'l_shoulder', 'r_shoulder', 'l_elbow', 'r_elbow',
-          'l_wrist', 'r_wrist', 'l_hip', 'r_hip', 'l_knee', 'r_knee', 'l_ankle', 'r_ankle']
-BODY25_TO_18 = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]  # drop mid-hip (8) and feet
-
-def _missing_below(xyc, threshold):
-    "(N,2|3) array -> (N,2) with -1 where the confidence is below threshold, or the joint sits at exactly (0, 0) (how OpenPose and COCO write an absent joint)."
-    xyc = np.asarray(xyc, dtype=np.float32)
-    xy = xyc[:, :2].copy()
-    if xyc.shape[1] == 3: xy[xyc[:, 2] < threshold] = MISSING
-    xy[(xyc[:, :2] == MISSING).all(1) | (xyc[:, :2] == 0).all(1)] = MISSING
-    return xy
-
-def coco17_to_openpose18(kps17,  # (17,2) or (17,3) COCO keypoints (x, y[, confidence or COCO's visibility flag])
-                         threshold: float = 0.1,  # confidence below which a joint is missing
-                        ) -> np.ndarray:
-    "COCO-17 keypoints -> our 18-joint layout; the neck is the midpoint of the shoulders."
-    k = np.asarray(kps17, dtype=np.float32)
-    if k.ndim != 2 or k.shape[0] != 17 or k.shape[1] not in (2, 3):
-        raise ValueError(f"expected COCO keypoints of shape (17, 2) or (17, 3), got {tuple(k.shape)}")
-    xy = _missing_below(k, threshold)
-    out = np.full((N_JOINTS, 2), MISSING, dtype=np.float32)
-    for i, name in enumerate(COCO17): out[JOINTS.index(name)] = xy[i]
-    rs, ls = out[JOINTS.index('r_shoulder')], out[JOINTS.index('l_shoulder')]
-    if (rs != MISSING).all() and (ls != MISSING).all(): out[1] = (rs + ls) / 2
-    return out
-
-def _read_json(path):
-    "A JSON file's value; errors name the file (binary or non-UTF-8 files, syntax errors with line and column)."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"pose file {path} does not exist")
-    try: text = path.read_text(encoding='utf-8')
-    except UnicodeDecodeError: raise ValueError(f"{path}: not a text file (a pose file is JSON, or an annotation CSV row as FILE.csv:NAME)") from None
-    try: return json.loads(text)
-    except json.JSONDecodeError as e: raise ValueError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
-
-def _joint_array(values, path, what) -> np.ndarray:
-    "Numbers as a float32 array, or an error naming the file when they are ragged, not numbers or not finite."
-    try: a = np.asarray(values, dtype=np.float32)
-    except (ValueError, TypeError): raise ValueError(f"{path}: {what} must hold numbers only, in rows of equal length") from None
-    if not np.isfinite(a).all(): raise ValueError(f"{path}: {what} holds a value that is not a finite number")
-    return a
-
-def read_openpose_json(path,  # OpenPose output file (one image)
-                       threshold: float = 0.1,  # confidence below which a joint is missing
-                       person: int | None = None,  # which detected person to take (None: the largest)
-                      ) -> np.ndarray:
-    "Keypoints (18,2) of one person in an OpenPose JSON file (COCO-18 or BODY_25 model)."
-    return openpose_keypoints(_read_json(path), path, threshold, person)
-
-def _extent(k) -> float:
-    "Area of the box around a pose's present joints (0 with fewer than two)."
-    p = k[present(k)]
-    return float(np.ptp(p[:, 0]) * np.ptp(p[:, 1])) if len(p) > 1 else 0.0
-
-def openpose_keypoints(data,  # the parsed JSON of an OpenPose output file
-                       path='OpenPose JSON',  # what to call it in errors
-                       threshold: float = 0.1,
-                       person: int | None = None,  # index in 'people'; None: the largest person
-                      ) -> np.ndarray:
-    "Keypoints (18,2) of one person of an OpenPose result; every malformed field is named with the file."
-    if not isinstance(data, dict): raise ValueError(f"{path}: an OpenPose file is a JSON object with a 'people' list, found a JSON {type(data).__name__}")
-    people = data.get('people')
-    if not isinstance(people, list): raise ValueError(f"{path}: 'people' must be a list of detected people, found {type(people).__name__ if people is not None else 'nothing'}")
-    if not people: raise ValueError(f"{path}: no person in the file ('people' is empty): OpenPose found nobody in that image; use another image or give the pose by hand")
-    if person is not None and not 0 <= person < len(people): raise ValueError(f"{path}: person {person} requested but only {len(people)} found (0 to {len(people) - 1})")
-    poses = []
-    for i, who in enumerate(people):
-        flat = who.get('pose_keypoints_2d') if isinstance(who, dict) else None
-        if not isinstance(flat, list): raise ValueError(f"{path}: person {i} has no 'pose_keypoints_2d' list")
-        flat = _joint_array(flat, path, f"person {i}'s pose_keypoints_2d")
-        if flat.ndim != 1 or flat.size not in (18 * 3, 25 * 3):
-            raise ValueError(f"{path}: person {i}'s pose_keypoints_2d has {flat.size} values; expected 54 (COCO-18) or 75 (BODY_25)")
-        xyc = flat.reshape(-1, 3)
-        poses.append(_missing_below(xyc[BODY25_TO_18] if len(xyc) == 25 else xyc, threshold))
-    return poses[person] if person is not None else max(poses, key=_extent)
-
-def coco_keypoints(data,  # a parsed COCO keypoint annotation file ('images', 'annotations')
-                   path='COCO file',  # what to call it in errors
-                   select: str = '',  # an annotation id, or an image file name (its largest person); '' : the only image's largest person
-                   image_name: str | None = None,  # the image the pose is for (picks it from a file of many images)
-                   threshold: float = 0.1,
-                  ) -> tuple[np.ndarray, tuple | None]:
-    "(keypoints (18,2), (H, W) of the image) of one person in a COCO keypoint annotation file."
-    anns, imgs = data.get('annotations'), data.get('images', [])
-    if not isinstance(anns, list) or not isinstance(imgs, list): raise ValueError(f"{path}: a COCO file has 'images' and 'annotations' lists")
-    images = {im.get('id'): im for im in imgs if isinstance(im, dict)}
-    people = [a for a in anns if isinstance(a, dict) and isinstance(a.get('keypoints'), list) and len(a['keypoints']) == 51]
-    def of_image(im): return [a for a in people if a.get('image_id') == im.get('id')]
-    by_name = {Path(str(im.get('file_name', ''))).name: im for im in images.values()}
-    if select and select.lstrip('-').isdigit() and any(str(a.get('id')) == select for a in people):
-        cand = [a for a in people if str(a.get('id')) == select]
-    elif select:
-        if Path(select).name not in by_name: raise ValueError(f"{path}: no annotation id or image named {select!r}; the file has {len(people)} people in {len(images)} images")
-        cand = of_image(by_name[Path(select).name])
-    elif image_name is not None and Path(image_name).name in by_name: cand = of_image(by_name[Path(image_name).name])
-    elif len(images) == 1: cand = of_image(next(iter(images.values())))
-    else: raise ValueError(f"{path}: holds people of {len(images)} images; choose one as {path}:IMAGE_FILE_NAME or {path}:ANNOTATION_ID")
-    if not cand: raise ValueError(f"{path}: no person with keypoints for {select or image_name or 'its image'}; choose another as {path}:ANNOTATION_ID")
-    poses = [coco17_to_openpose18(_joint_array(a['keypoints'], path, f"annotation {a.get('id')}'s keypoints").reshape(17, 3), threshold) for a in cand]
-    best = max(range(len(cand)), key=lambda i: (cand[i].get('area') or 0, _extent(poses[i])))
-    im = images.get(cand[best].get('image_id'), {})
-    size = (int(im['height']), int(im['width'])) if isinstance(im.get('height'), (int, float)) and isinstance(im.get('width'), (int, float)) else None
-    return poses[best], size
-
-def write_pose(path, kps, size):
-    "Save a pose with its image size as JSON: {'size': [H, W], 'keypoints': 18 x [x, y]} (-1 = missing); `read_pose_file` reads it."
-    k = check_keypoints(kps, size)
-    Path(path).write_text(json.dumps({'size': [int(size[0]), int(size[1])], 'keypoints': k.round(2).tolist()}))
-
-def read_pose_file(spec,  # FILE.json or FILE.json:WHO (COCO: annotation id or image name; OpenPose: person index)
-                   threshold: float = 0.1,  # confidence below which a joint is missing
-                   image_name: str | None = None,  # the image the pose belongs to (chooses it in a COCO file of many images)
-                  ) -> tuple[np.ndarray, tuple | None, str]:
-    "(keypoints (18,2), (H, W) of the image they belong to when the file says it (else None), a name for messages)."
-    spec = str(spec)
-    path, _, name = spec.rpartition(':') if ':' in spec and not Path(spec).exists() else (spec, '', '')
-    p, size = Path(path), None
-    where = f"{p}:{name}" if name else str(p)
-    if p.suffix.lower() == '.csv':  # a row of a dataset's annotation file: structflow.data reads those (notebook 03)
-        raise ValueError(f"{p}: an annotation CSV row is read with structflow.data.read_annotations; `structflow generate` accepts {p}:NAME")
-    else:
-        data = _read_json(p)
-        if isinstance(data, dict) and 'annotations' in data: k, size = coco_keypoints(data, p, name, image_name, threshold)
-        elif isinstance(data, dict) and 'keypoints' in data:  # ours (write_pose)
-            arr = _joint_array(data['keypoints'], p, "'keypoints'")
-            if arr.shape != (N_JOINTS, 2): raise ValueError(f"{p}: 'keypoints' must be 18 [x, y] pairs, found an array of shape {arr.shape}")
-            k = _missing_below(arr, threshold)
-            s = data.get('size')
-            if s is not None:
-                if not (isinstance(s, list) and len(s) == 2 and all(isinstance(v, (int, float)) and v > 0 for v in s)):
-                    raise ValueError(f"{p}: 'size' must be [height, width] in pixels")
-                size = (int(s[0]), int(s[1]))
-        elif isinstance(data, dict):
-            if name and not name.isdigit(): raise ValueError(f"{p}: an OpenPose file's people are chosen by index: {p}:0, {p}:1, ...")
-            k = openpose_keypoints(data, p, threshold, int(name) if name else None)
-        elif isinstance(data, list):
-            arr = _joint_array(data, p, 'the joint list')
-            if arr.ndim != 2 or arr.shape[0] not in (17, 18) or arr.shape[1] not in (2, 3):
-                raise ValueError(f"{p}: expected 17 (COCO) or 18 joints, each [x, y] or [x, y, confidence]; found an array of shape {arr.shape}")
-            k = coco17_to_openpose18(arr, threshold) if arr.shape[0] == 17 else _missing_below(arr, threshold)
-        else: raise ValueError(f"{p}: expected a pose object, a COCO or OpenPose file, or a list of 17 or 18 joints, found a JSON {type(data).__name__}")
-    k = check_keypoints(k, size, name=where + (f" (its image is {size[0]}x{size[1]})" if size else ''))
-    if not present(k).any(): raise ValueError(f"{where}: no joint in this pose (all missing, or below confidence {threshold})")
-    return k, size, where
-
-def read_pose(spec,  # see `read_pose_file`
-              size=None,  # (H, W) of the image the pose belongs to: joints must lie inside it, and a size the file states must agree
-              threshold: float = 0.1,  # confidence below which a joint is missing
-             ) -> np.ndarray:
-    "Keypoints (18,2) from a pose file a user hands us; every problem is one error naming the file."
-    k, own, where = read_pose_file(spec, threshold)
-    if size is not None and own is not None and tuple(own) != tuple(size):
-        raise ValueError(f"{where}: the pose belongs to a {own[0]}x{own[1]} image, not to this {size[0]}x{size[1]} one; give the pose of this image")
-    return check_keypoints(k, size, name=where)

@@ -8,7 +8,8 @@ import argparse, os, shutil, sys
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from .data import HEADER, PAIRS_HEADER, DataError, read_annotations, read_pairs, scan_annotations, raise_first, image_size, CROPS, present
+from .data import HEADER, PAIRS_HEADER, DataError, read_annotations, read_pairs, scan_annotations, raise_first, present
+from .pair_dataset import image_size, CROPS
 
 # %% auto #0
 __all__ = ['DF_ANNOTATIONS', 'DF_PAIRS', 'MARKET_FOLDERS', 'inshop_name', 'keypoint_frame', 'inshop_index', 'prepare_deepfashion',
@@ -171,7 +172,7 @@ def prepare_cli(argv=None) -> int:
     p.add_argument('--annotations', help='folder of the annotation and pair files (default: SRC)')
     p.add_argument('--link', action='store_true', help='symlink the images instead of copying them')
     a = p.parse_args(argv)
-    from structflow.core import check_output
+    from structflow.runs import check_output
     try:
         check_output(a.out, 'dir', what='dataset folder')
         (prepare_deepfashion if a.dataset == 'deepfashion' else prepare_market)(a.src, a.out, a.annotations, a.link)

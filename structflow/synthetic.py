@@ -4,24 +4,18 @@
 
 # %% ../nbs/02_synthetic.ipynb #14f3a386
 from __future__ import annotations
-import argparse, json, math, os, shutil, sys, tempfile, time, zipfile
+import json
 from dataclasses import dataclass
-from pathlib import Path
 import numpy as np
-from PIL import Image
-from .pose import JOINTS, MISSING
-from .core import IMAGE_SIZES, parse_size, size_arg
+from .pose import JOINTS
+from .core import parse_size
+from .renderer import PersonRendering, draw_background, random_color, contrasting_color, hsv_color, SKIN_TONES, HAIR_COLORS, PRIMS, LABELS  # the renderer (02b)
 
 # %% auto #0
-__all__ = ['PRIMS', 'LABELS', 'PRIM_LABEL', 'POSE_LIMITS', 'VIEWS', 'SQUEEZE_MAX', 'Garment', 'Identity', 'sample_identity', 'Pose', 'sample_pose', 'render_person', 'identity_rng', 'pose_rng', 'identity_poses', 'render_flow', 'render_pair', 'show_pair', 'make_dataset', 'synth_cli', 'SKIN_TONES', 'HAIR_COLORS']
+__all__ = ['POSE_LIMITS', 'VIEWS', 'SQUEEZE_MAX', 'Garment', 'Identity', 'sample_identity', 'Pose', 'sample_pose',
+           'render_person', 'identity_rng', 'pose_rng', 'identity_poses', 'render_flow', 'render_pair', 'show_pair']
 
 # %% ../nbs/02_synthetic.ipynb #a04cfe90
-PRIMS = ['head', 'long_hair', 'neck', 'torso', 'r_upper_arm', 'r_forearm', 'r_hand', 'l_upper_arm', 'l_forearm',
-         'l_hand', 'r_thigh', 'r_shin', 'r_shoe', 'l_thigh', 'l_shin', 'l_shoe', 'skirt']  # parts the renderer draws
-LABELS = ['background', 'hair', 'face', 'neck', 'torso', 'r_upper_arm', 'r_forearm', 'r_hand', 'l_upper_arm',
-          'l_forearm', 'l_hand', 'r_thigh', 'r_shin', 'r_shoe', 'l_thigh', 'l_shin', 'l_shoe', 'skirt']  # part label values
-PRIM_LABEL = np.array([LABELS.index('face'), LABELS.index('hair')] + [LABELS.index(p) for p in PRIMS[2:]], np.uint8)
-
 @dataclass
 class Garment:
     "Cloth of one garment: two colours and a pattern in body-surface coordinates, plus an optional chest print."
@@ -50,14 +44,14 @@ class Identity:
 # %% ../nbs/02_synthetic.ipynb #3ae79ccb
 def _sample_garment(rng, motif=True) -> Garment:
     pattern = str(rng.choice(['plain', 'stripes', 'checks', 'dots', 'gradient'], p=[0.2, 0.3, 0.2, 0.15, 0.15]))
-    c1 = _random_color(rng); c2 = _contrasting(rng, c1)
+    c1 = random_color(rng); c2 = contrasting_color(rng, c1)
     angle = float(rng.choice([0, np.pi / 2, np.pi / 4, -np.pi / 4], p=[0.3, 0.4, 0.15, 0.15]) + rng.normal(0, 0.05))
     m = str(rng.choice(['none', 'disc', 'ring', 'star', 'diamond', 'band'], p=[0.5, 0.1, 0.1, 0.1, 0.1, 0.1])) if motif else 'none'
-    return Garment(pattern, c1, c2, float(rng.uniform(7, 17)), angle, float(rng.random()), m, _contrasting(rng, c1, 0.35))
+    return Garment(pattern, c1, c2, float(rng.uniform(7, 17)), angle, float(rng.random()), m, contrasting_color(rng, c1, 0.35))
 
 def _sample_background(rng) -> dict:
     kind = str(rng.choice(['plain', 'gradient', 'floor', 'panels', 'blobs']))
-    c1 = _random_color(rng, muted=True); c2 = _contrasting(rng, c1, 0.12, muted=True)
+    c1 = random_color(rng, muted=True); c2 = contrasting_color(rng, c1, 0.12, muted=True)
     return dict(kind=kind, c1=c1, c2=c2, horizon=float(rng.uniform(0.55, 0.85)), freq=rng.uniform(1, 7, 4).astype(np.float32),
                 phase=rng.uniform(0, 2 * np.pi, 4).astype(np.float32))
 
@@ -65,7 +59,7 @@ def sample_identity(rng: np.random.Generator) -> Identity:
     "Draw a person's appearance: body shape, skin, hair, clothes (with patterns) and backdrop."
     skin = np.clip(SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.93, 1.05), 0, 1).astype(np.float32)
     top, bottom = _sample_garment(rng), _sample_garment(rng, motif=False)
-    shoe = _hsv(rng.random(), rng.uniform(0, 0.5), rng.choice([rng.uniform(0.1, 0.35), rng.uniform(0.75, 0.95)]))
+    shoe = hsv_color(rng.random(), rng.uniform(0, 0.5), rng.choice([rng.uniform(0.1, 0.35), rng.uniform(0.75, 0.95)]))
     return Identity(height=float(rng.uniform(0.93, 1.05)), head=float(rng.uniform(0.92, 1.08)),
                     shoulders=float(rng.uniform(0.88, 1.14)), hips=float(rng.uniform(0.88, 1.14)),
                     build=float(rng.uniform(0.85, 1.2)), legs=float(rng.uniform(0.95, 1.05)),
@@ -166,7 +160,7 @@ def _to_chw(img: np.ndarray) -> np.ndarray:
 
 def render_person(identity: Identity, pose: Pose, size=(128, 64)) -> dict:
     "One person: image (3,H,W) in [-1,1], keypoints (18,2) (x, y; -1 missing), person mask and part labels (H,W) uint8."
-    r = _Render(identity, pose, parse_size(size))
+    r = PersonRendering(identity, pose, parse_size(size))
     return dict(image=_to_chw(r.image), keypoints=r.kps, person=r.person, labels=r.labels)
 
 def identity_rng(seed: int, identity: int) -> np.random.Generator:
@@ -188,7 +182,7 @@ def identity_poses(seed: int, identity: int, n: int, small_change: float = 0.5, 
 # %% ../nbs/02_synthetic.ipynb #0d79f5c6
 SQUEEZE_MAX = 3.0  # a surface patch that covers 3x fewer pixels in the source than in the target counts as not visible
 
-def render_flow(rt: _Render, rs: _Render):
+def render_flow(rt: PersonRendering, rs: PersonRendering):
     "Flow target->source (2,H,W) in pixels and visibility (H,W) of the target's surface points in the source."
     H, W = rt.size
     flow = np.zeros((2, H, W), np.float32)
@@ -211,8 +205,8 @@ def render_flow(rt: _Render, rs: _Render):
 def render_pair(identity: Identity, pose_a: Pose, pose_b: Pose, size=(128, 64)) -> dict:
     "One identity in a source pose (a) and a target pose (b), with the true flow target->source and visibility."
     size = parse_size(size)
-    bg = _background(identity.background, *size)  # one backdrop for both
-    rs, rt = _Render(identity, pose_a, size, bg), _Render(identity, pose_b, size, bg)
+    bg = draw_background(identity.background, *size)  # one backdrop for both
+    rs, rt = PersonRendering(identity, pose_a, size, bg), PersonRendering(identity, pose_b, size, bg)
     flow, vis = render_flow(rt, rs)
     return dict(source=_to_chw(rs.image), target=_to_chw(rt.image), source_kps=rs.kps, target_kps=rt.kps,
                 flow=flow, visibility=vis[None].astype(np.float32), source_person=rs.person, target_person=rt.person,
@@ -236,535 +230,3 @@ def show_pair(d: dict,  # a `render_pair` result (or a dataset item with the sam
     show_image(vis, ax=axs[3], title='visibility (body)', cmap='gray', vmin=0, vmax=1)
     show_image(warp(t['source'][None], t['flow'][None])[0], ax=axs[4], title='source warped')
     return axs
-
-# %% ../nbs/02a_synthetic_dataset.ipynb #b409ef38
-def _kps_row(name, kps) -> str:
-    "One annotation line: name: [y...]: [x...] (integer pixels, -1 missing)."
-    k = np.where(kps == MISSING, MISSING, np.rint(kps)).astype(int)
-    return f"{name}: [{', '.join(map(str, k[:, 1]))}]: [{', '.join(map(str, k[:, 0]))}]"
-
-def _identity_job(job):
-    "Render the poses of one identity, write its PNGs, return its annotations and the ground truth of its pairs."
-    seed, i, K, size, img_dir, max_pairs, small_change = job
-    idn = sample_identity(identity_rng(seed, i))
-    bg = _background(idn.background, *size)
-    rs = [_Render(idn, p, size, bg) for p in identity_poses(seed, i, K, small_change)]
-    names = [f'{i:05d}_{j:02d}.png' for j in range(K)]
-    for r, n in zip(rs, names): Image.fromarray(np.rint(np.clip(r.image, 0, 1) * 255).astype(np.uint8)).save(Path(img_dir) / n)
-    pairs = [(a, b) for a in range(K) for b in range(K) if a != b]  # ordered pairs of distinct poses
-    if max_pairs is not None and len(pairs) > max_pairs:
-        keep = np.random.default_rng([seed, 2, i]).choice(len(pairs), max_pairs, replace=False)
-        pairs = [pairs[t] for t in sorted(keep)]
-    flows, vis = zip(*[render_flow(rs[b], rs[a]) for a, b in pairs])  # target b reads source a
-    return dict(names=names, rows=[_kps_row(n, r.kps) for n, r in zip(names, rs)],
-                pairs=[(names[a], names[b]) for a, b in pairs], flow=np.stack(flows).astype(np.float16),
-                vis=np.stack(vis).astype(np.uint8), person=np.stack([r.person for r in rs]), labels=np.stack([r.labels for r in rs]))
-
-# %% ../nbs/02a_synthetic_dataset.ipynb #47d6e194
-def _save_npz(path, arrays: dict):
-    "Write an .npz entry by entry; values are arrays or paths of .npy files (streamed, never loaded whole). Same data, same bytes."
-    with zipfile.ZipFile(path, 'w', allowZip64=True) as zf:
-        for key, v in arrays.items():
-            zi = zipfile.ZipInfo(f'{key}.npy', date_time=(1980, 1, 1, 0, 0, 0))  # a fixed date: reproducible files
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            try: zi.compress_level = 1  # fast deflate (python >= 3.13 name)
-            except AttributeError: zi._compresslevel = 1
-            with zf.open(zi, 'w', force_zip64=True) as f:
-                if isinstance(v, (str, os.PathLike)):
-                    with open(v, 'rb') as src: shutil.copyfileobj(src, f, 1 << 20)
-                else: np.lib.format.write_array(f, np.asanyarray(v), allow_pickle=False)
-
-def _split_ids(n: int, test_fraction: float) -> dict:
-    "Identities of each split (disjoint): the last round(n * test_fraction), at least one when the fraction is > 0."
-    n_test = int(round(n * test_fraction))
-    if test_fraction > 0 and n >= 2: n_test = min(max(n_test, 1), n - 1)
-    return {'train': range(0, n - n_test), 'test': range(n - n_test, n)}
-
-def _check_count(name, v, lo):
-    if isinstance(v, bool) or int(v) != v or v < lo: raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-    return int(v)
-
-# %% ../nbs/02a_synthetic_dataset.ipynb #d24f86ce
-def make_dataset(out,  # output folder (created if needed; files of the same name are overwritten)
-                 size=(128, 64),  # (H, W), 'HxW' or a preset name ('market', 'deepfashion')
-                 identities: int = 100,  # number of people
-                 poses_per_identity: int = 4,  # K poses each, K*(K-1) ordered pairs per person
-                 seed: int = 0,  # same seed, same bytes
-                 test_fraction: float = 0.1,  # share of identities in the test split (disjoint from train)
-                 max_pairs_per_identity: int | None = None,  # keep a random subset of each person's pairs
-                 small_change: float = 0.5,  # probability that a pose is a small change of the person's first pose
-                 workers: int = 1,  # processes; the output does not depend on it
-                 progress: bool = True,  # show a tqdm bar
-                ) -> dict:
-    "Render a synthetic dataset to `out` in the common on-disk format, with ground truth; return counts per split."
-    from structflow.core import progress as progress_bar
-    H, W = size = parse_size(size)
-    N, K = _check_count('identities', identities, 1), _check_count('poses_per_identity', poses_per_identity, 2)
-    if not 0 <= test_fraction < 1: raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
-    if max_pairs_per_identity is not None: max_pairs_per_identity = _check_count('max_pairs_per_identity', max_pairs_per_identity, 1)
-    out = Path(out)
-    if out.exists() and not out.is_dir(): raise ValueError(f"{out} exists and is not a folder")
-    P = K * (K - 1) if max_pairs_per_identity is None else min(K * (K - 1), max_pairs_per_identity)  # pairs per identity
-    ids, t0 = _split_ids(N, test_fraction), time.time()
-    for split in ids: (out / split).mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix='.synth-', dir=out))
-    try:
-        res = {sp: dict(rows=[], pairs=[], names=[]) for sp in ids}
-        mm = {sp: {k: np.lib.format.open_memmap(tmp / f'{sp}-{k}.npy', 'w+', dt, (len(r) * m, *sh)) for k, dt, m, sh in
-                   [('flow', np.float16, P, (2, H, W)), ('visibility', np.uint8, P, (H, W)), ('person', np.uint8, K, (H, W)),
-                    ('labels', np.uint8, K, (H, W))]} for sp, r in ids.items() if len(r)}
-        jobs = [(sp, (seed, i, K, size, str(out / sp), max_pairs_per_identity, small_change)) for sp, r in ids.items() for i in r]
-        pool = __import__('multiprocessing').Pool(workers) if workers > 1 else None
-        try:
-            results = (pool.imap if pool else map)(_identity_job, [j for _, j in jobs])
-            for (sp, _), r in progress_bar(zip(jobs, results), total=len(jobs), desc='synth', unit='id', disable=not progress):
-                d = res[sp]; n = len(d['names']) // K  # identities of this split done so far
-                for k, v, m in (('flow', r['flow'], P), ('visibility', r['vis'], P), ('person', r['person'], K), ('labels', r['labels'], K)):
-                    mm[sp][k][n * m:(n + 1) * m] = v
-                d['names'] += r['names']; d['rows'] += r['rows']; d['pairs'] += r['pairs']
-        finally:
-            if pool: pool.close(); pool.join()
-        for sp, d in res.items(): _write_split(out, sp, d, tmp if sp in mm else None, (H, W))
-        mm.clear()
-    finally: shutil.rmtree(tmp, ignore_errors=True)
-    summary = {sp: dict(identities=len(ids[sp]), images=len(d['names']), pairs=len(d['pairs'])) for sp, d in res.items()}
-    info = dict(generator='structflow.synthetic', size=[H, W], seed=seed, identities=N, poses_per_identity=K, test_fraction=test_fraction,
-                max_pairs_per_identity=max_pairs_per_identity, small_change=small_change, labels=LABELS, splits=summary,
-                flow='target->source in pixels: target p reads the source at p + flow(p); defined on the whole body, use visibility')
-    (out / 'synthetic-info.json').write_text(json.dumps(info, indent=1) + '\n')
-    return dict(summary, seconds=time.time() - t0)
-
-def _write_split(out, sp, d, tmp, size):
-    "The CSV files and the ground-truth .npz of one split (arrays from the memory-mapped files in `tmp`, or empty)."
-    (out / f'synthetic-annotation-{sp}.csv').write_text('\n'.join(['name:keypoints_y:keypoints_x'] + d['rows']) + '\n')
-    (out / f'synthetic-pairs-{sp}.csv').write_text('\n'.join(['from,to'] + [f'{a},{b}' for a, b in d['pairs']]) + '\n')
-    arrs = dict(pair_from=np.array([a for a, _ in d['pairs']], dtype='<U16'), pair_to=np.array([b for _, b in d['pairs']], dtype='<U16'),
-                image_names=np.array(d['names'], dtype='<U16'), label_names=np.array(LABELS))
-    for k, shp in (('flow', (0, 2, *size)), ('visibility', (0, *size)), ('person', (0, *size)), ('labels', (0, *size))):
-        arrs[k] = tmp / f'{sp}-{k}.npy' if tmp is not None else np.zeros(shp, np.float16 if k == 'flow' else np.uint8)
-    _save_npz(out / f'synthetic-truth-{sp}.npz', arrs)
-
-# %% ../nbs/02a_synthetic_dataset.ipynb #92ba67ee
-def _int_arg(lo):
-    def f(text):
-        try: v = int(text)
-        except ValueError: raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
-        if v < lo: raise argparse.ArgumentTypeError(f"must be >= {lo}, got {v}")
-        return v
-    return f
-
-def _fraction_arg(text):
-    try: v = float(text)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
-    if not 0 <= v < 1: raise argparse.ArgumentTypeError(f"must be in [0, 1), got {v}")
-    return v
-
-# %% ../nbs/02a_synthetic_dataset.ipynb #ce1dab75
-def synth_cli(argv: list[str] | None = None) -> int:
-    "`structflow synth`: render a synthetic dataset with ground-truth flow and visibility; returns the exit code."
-    p = argparse.ArgumentParser(prog='structflow synth', description='Render synthetic people in pairs of poses, with the '
-                                'true flow (target->source) and visibility of every pair, in the common dataset format.')
-    p.add_argument('--out', required=True, help='output folder')
-    p.add_argument('--size', type=size_arg, default=(128, 64), help="HxW, or 'market' (128x64) / 'deepfashion' (256x176); default 128x64")
-    p.add_argument('--identities', type=_int_arg(1), default=100, help='number of people (default 100)')
-    p.add_argument('--poses-per-identity', type=_int_arg(2), default=4, help='poses per person; K*(K-1) ordered pairs each (default 4)')
-    p.add_argument('--seed', type=_int_arg(0), default=0, help='random seed: same seed, same files (default 0)')
-    p.add_argument('--test-fraction', type=_fraction_arg, default=0.1, help='share of identities in the test split (default 0.1)')
-    p.add_argument('--max-pairs-per-identity', type=_int_arg(1), default=None, help="keep a random subset of each person's pairs")
-    p.add_argument('--small-change', type=_fraction_arg, default=0.5, help='probability that a pose is a small change of the first one (default 0.5)')
-    p.add_argument('--workers', type=_int_arg(1), default=1, help='processes (the output does not depend on it)')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
-    try: a = p.parse_args(argv)
-    except SystemExit as e: return int(e.code or 0)
-    try:
-        r = make_dataset(a.out, a.size, a.identities, a.poses_per_identity, a.seed, a.test_fraction, a.max_pairs_per_identity,
-                         a.small_change, a.workers, progress=not a.quiet)
-    except (ValueError, OSError) as e:
-        print(f"structflow synth: error: {e}", file=sys.stderr); return 1
-    print(f"wrote {a.out}: " + ', '.join(f"{sp} {r[sp]['identities']} people / {r[sp]['images']} images / {r[sp]['pairs']} pairs"
-                                        for sp in ('train', 'test')) + f" in {r['seconds']:.1f} s")
-    return 0
-
-# %% ../nbs/02b_renderer.ipynb #0d0d52b9
-SKIN_TONES = np.array([[255, 224, 196], [241, 194, 160], [224, 172, 125], [198, 134, 92], [160, 104, 66],
-                       [110, 70, 45]], np.float32) / 255
-HAIR_COLORS = np.array([[25, 20, 18], [60, 40, 25], [110, 75, 40], [205, 170, 105], [150, 60, 30],
-                        [170, 170, 170]], np.float32) / 255
-
-def _hsv(h, s, v):
-    "HSV (scalars in [0,1]) -> RGB float32 (3,)."
-    i = int(h * 6) % 6; f = h * 6 - math.floor(h * 6)
-    p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
-    return np.array([(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i], np.float32)
-
-def _luma(c): return float(0.3 * c[0] + 0.59 * c[1] + 0.11 * c[2])
-
-def _random_color(rng, muted=False):
-    "A cloth or backdrop colour: saturated or greyish."
-    grey = muted or rng.random() < 0.25
-    return _hsv(rng.random(), rng.uniform(0, 0.35) if grey else rng.uniform(0.35, 0.95), rng.uniform(0.2, 0.95))
-
-def _contrasting(rng, c, min_diff=0.28, muted=False):
-    "A colour whose brightness differs from `c` by at least `min_diff` (so patterns stay visible)."
-    for _ in range(20):
-        d = _random_color(rng, muted)
-        if abs(_luma(d) - _luma(c)) >= min_diff: return d
-    return np.clip(1 - c, 0, 1).astype(np.float32)
-
-# %% ../nbs/02b_renderer.ipynb #aeebdd2a
-def _background(bg: dict, H: int, W: int) -> np.ndarray:
-    "The backdrop (H,W,3) in [0,1]."
-    y = (np.arange(H, dtype=np.float32)[:, None] + 0.5) / H; x = (np.arange(W, dtype=np.float32)[None] + 0.5) / W
-    f, ph, k = bg['freq'], bg['phase'], bg['kind']
-    if k == 'plain': m = np.zeros((1, 1), np.float32)
-    elif k == 'gradient': m = y * np.ones_like(x)
-    elif k == 'floor': m = np.clip((y - bg['horizon']) * H / 1.5 + 0.5, 0, 1) * (0.7 + 0.3 * y) + 0 * x
-    elif k == 'panels': m = np.clip(0.5 + 1.5 * np.sin(2 * np.pi * f[0] * x / 2 + ph[0]), 0, 1) * (0.6 + 0.4 * y)
-    else: m = 0.5 + 0.25 * (np.sin(f[0] * x * 3 + f[1] * y + ph[0]) + np.sin(f[2] * y * 2 - f[3] * x + ph[1]))
-    m = np.broadcast_to(m, (H, W))[..., None]
-    return (bg['c1'] * (1 - m) + bg['c2'] * m).astype(np.float32)
-
-# %% ../nbs/02b_renderer.ipynb #9acd9eb4
-def _rx(a):  # pitch: + tilts "up" towards +z (forwards)
-    c, s = math.cos(a), math.sin(a); return np.array([[1, 0, 0], [0, c, s], [0, -s, c]])
-def _rz(a):  # roll: + tilts "up" towards +x (the person's left)
-    c, s = math.cos(a), math.sin(a); return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
-def _ry(a):  # yaw: X = x cos a + z sin a, Z = -x sin a + z cos a
-    c, s = math.cos(a), math.sin(a); return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-
-def _bend(d, beta, hint):
-    "Rotate unit vector `d` by `beta` towards the part of `hint` perpendicular to it."
-    e = hint - np.dot(hint, d) * d; n = np.linalg.norm(e)
-    if n < 1e-4: e = np.cross(d, [1.0, 0, 0]); n = np.linalg.norm(e)
-    return math.cos(beta) * d + math.sin(beta) * e / n
-
-def _limb_dir(sgn, abd, flex):
-    "Direction of an upper limb (sgn = +1 left, -1 right): hanging down, swung sideways by abd, then forwards by flex."
-    return np.array([sgn * math.sin(abd), math.cos(abd) * math.cos(flex), math.cos(abd) * math.sin(flex)])
-
-def _dims(idn: Identity) -> dict:
-    "Body measurements in units of the average stature: lengths, radii (a = half width, b = half depth)."
-    hd, bd, sh, hp, lg = idn.head, idn.build, idn.shoulders, idn.hips, idn.legs
-    sw, hw = 0.108 * sh, 0.058 * hp
-    return dict(sw=sw, hw=hw, torso=0.33, neck=0.105 * hd, neck_r=0.026 * bd,
-                head_a=0.052 * hd, head_b=0.058 * hd, head_L=0.012 * hd, head_rc0=0.064 * hd, head_rc1=0.058 * hd,
-                torso_a=(sw + 0.012, 0.083 * bd * (0.5 + 0.5 * hp), hw + 0.04 * bd), torso_b=(0.062 * bd, 0.056 * bd, 0.062 * bd),
-                torso_rc0=0.045, torso_rc1=0.07, ua=0.17, ua_r=(0.031 * bd, 0.026 * bd), fa=0.148, fa_r=(0.025 * bd, 0.02 * bd),
-                hand=0.072, hand_r=0.021 * bd, th=0.236 * lg, th_r=(0.055 * bd, 0.038 * bd), sh=0.21 * lg,
-                sh_r=(0.036 * bd, 0.025 * bd), foot=0.08, foot_r=0.03)
-
-# %% ../nbs/02b_renderer.ipynb #99dd8307
-def _skeleton(idn: Identity, pose: Pose):
-    "Forward kinematics: 3-D joints (body units, x = person's left, y down, z forward, origin at the pelvis)."
-    D, p = _dims(idn), pose
-    Rt = _rz(p.bend) @ _rx(p.lean)  # trunk orientation
-    S = Rt @ np.array([0, -D['torso'], 0])  # shoulder centre = OpenPose's "neck"
-    J = {'neck': S}
-    for side, sgn in (('r', -1), ('l', 1)):
-        abd, flex, elb, tw = (getattr(p, f'{side}_{n}') for n in ('abd', 'flex', 'elbow', 'twist'))
-        sh = S + Rt @ np.array([sgn * D['sw'], 0.015, 0])
-        d1 = Rt @ _limb_dir(sgn, abd, flex); hint = Rt @ np.array([-sgn * math.sin(tw), 0, math.cos(tw)])
-        d2 = _bend(d1, elb, hint)  # the elbow bends forwards (and inwards by the twist)
-        J[f'{side}_shoulder'] = sh; J[f'{side}_elbow'] = el = sh + D['ua'] * d1; J[f'{side}_wrist'] = wr = el + D['fa'] * d2
-        J[f'{side}_tip'] = wr + D['hand'] * _bend(d2, 0.15, hint)
-        abd, flex, knee, toe = (getattr(p, f'{side}_{n}') for n in ('hip_abd', 'hip_flex', 'knee', 'toe'))
-        hip = np.array([sgn * D['hw'], 0.0, 0.0])
-        t1 = _limb_dir(sgn, abd, flex); t2 = _bend(t1, knee, np.array([0, 0, -1.0]))  # the knee bends backwards
-        J[f'{side}_hip'] = hip; J[f'{side}_knee'] = kn = hip + D['th'] * t1; J[f'{side}_ankle'] = an = kn + D['sh'] * t2
-        J[f'{side}_toe'] = an + D['foot'] * (_ry(sgn * toe) @ _bend(t2, np.pi / 2 - 0.35, np.array([0, 0, 1.0])))
-    up = Rt @ _rx(p.head_nod) @ _rz(p.head_tilt) @ np.array([0, -1.0, 0])
-    J['chin'] = S + D['neck'] * up; J['crown'] = J['chin'] + D['head_L'] * up
-    return J, D, Rt
-
-# %% ../nbs/02b_renderer.ipynb #8d6d4e8a
-def _lerp(t, knots, vals):
-    "Piecewise-linear profile through (knots, vals) at t in [0,1] (float32 in, float32 out, unlike np.interp)."
-    k, v = knots.tolist(), vals.tolist()
-    out = v[0] + (t - k[0]) * ((v[1] - v[0]) / (k[1] - k[0]))
-    for i in range(1, len(k) - 1): out = np.where(t > k[i], v[i] + (t - k[i]) * ((v[i + 1] - v[i]) / (k[i + 1] - k[i])), out)
-    return out
-
-class _Seg:
-    "One body part: a tapered elliptic cylinder with rounded ends, its image placement and its surface coordinates (s, theta)."
-    def __init__(self, prim, A3, B3, L3, a, b, rc0, rc1, psi, knots=(0.0, 1.0)):
-        self.prim, self.A3, self.B3 = prim, A3, B3   # index into PRIMS; axis ends in body units (after the yaw)
-        self.L3 = max(float(L3), 1e-4)               # axis length in body units
-        self.knots = np.asarray(knots, np.float32)   # where the profile is given, fractions of the axis
-        self.a = np.broadcast_to(np.asarray(a, np.float32), self.knots.shape).copy()  # half width at the knots
-        self.b = np.broadcast_to(np.asarray(b, np.float32), self.knots.shape).copy()  # half depth at the knots
-        self.rc0, self.rc1 = float(rc0), float(rc1)  # lengths of the rounded ends
-        self.psi, self.cps, self.sps = float(psi), math.cos(psi), math.sin(psi)  # roll relative to the camera
-        self.const = bool((self.a == self.a[0]).all() and (self.b == self.b[0]).all())  # a plain cylinder
-
-    def place(self, k, cx, cy):
-        "Project orthographically: pixel (cx + k X, cy + k Y), depth k Z (larger = nearer)."
-        self.k = k = float(k)  # python floats keep the per-pixel arrays in float32
-        self.ax, self.ay, self.zA = (float(v) for v in (cx + k * self.A3[0], cy + k * self.A3[1], k * self.A3[2]))
-        bx, by, self.zB = (float(v) for v in (cx + k * self.B3[0], cy + k * self.B3[1], k * self.B3[2]))
-        L = math.hypot(bx - self.ax, by - self.ay)
-        self.dx, self.dy = ((bx - self.ax) / L, (by - self.ay) / L) if L > 1e-6 else (0.0, 1.0)  # unit axis direction
-        self.A, self.B = np.array([self.ax, self.ay]), np.array([bx, by])
-        self.d, self.n = np.array([self.dx, self.dy]), np.array([self.dy, -self.dx])  # normal: image right for an axis pointing down
-        self.Limg = max(L, 1e-3)  # axis length in pixels (foreshortened)
-        self.rmax = k * max(self.a.max(), self.b.max(), self.rc0, self.rc1) + 1.5
-        return self
-
-    def frac(self, s): return np.minimum(np.maximum(s * (1 / self.L3), 0), 1)  # t in [0,1] along the axis
-
-    def profile(self, s, t=None):
-        "a(s), b(s) (body units), projected half width R(s) (pixels) and roll offset delta(s)."
-        if self.const: a, b = self.a[0], self.b[0]
-        else:
-            t = self.frac(s) if t is None else t
-            a, b = _lerp(t, self.knots, self.a), _lerp(t, self.knots, self.b)
-        ac, bs = a * self.cps, b * self.sps
-        return a, b, self.k * np.sqrt(ac * ac + bs * bs), np.arctan2(bs, ac)
-
-    def taper(self, s):
-        "tau(s): 1 between the joints, an ellipse over the rounded ends."
-        e = np.maximum(np.maximum(s * (-1 / self.rc0), (s - self.L3) * (1 / self.rc1)), 0)  # how far into an end, 0..1
-        return np.sqrt(np.maximum(1 - e * e, 0))
-
-    def axis_pos(self, s):  # lambda(s): pixels along the image axis; stretched between the joints, rigid on the ends
-        return s * self.k + np.minimum(np.maximum(s, 0), self.L3) * (self.Limg / self.L3 - self.k)
-
-    def axis_s(self, lam):  # the inverse of axis_pos
-        return lam * (1 / self.k) + np.minimum(np.maximum(lam, 0), self.Limg) * (self.L3 / self.Limg - 1 / self.k)
-
-    def depth(self, s, th, t, a, b, tp):
-        "Depth of the surface point: the axis, interpolated between its ends, plus the bulge of the cross section."
-        return self.zA + t * (self.zB - self.zA) + tp * self.k * (b * self.cps * np.cos(th) - a * self.sps * np.sin(th))
-
-    def to_image(self, s, th):
-        "Surface point (s, theta) -> pixel x, y, depth and facing cos(theta + delta) (> 0: turned towards the camera)."
-        t = self.frac(s); a, b, R, dl = self.profile(s, t); tp = self.taper(s)
-        lam, w = self.axis_pos(s), R * tp * np.sin(th + dl)
-        return (self.ax + lam * self.dx + w * self.dy, self.ay + lam * self.dy - w * self.dx,
-                self.depth(s, th, t, a, b, tp), np.cos(th + dl))
-
-    def from_image(self, px, py):
-        "Pixel offsets from A -> surface point (s, theta) of the visible side, depth, and whether the pixel is on the part."
-        lam, w = px * self.dx + py * self.dy, px * self.dy - py * self.dx  # along / across the axis
-        s = self.axis_s(lam); t = self.frac(s); a, b, R, dl = self.profile(s, t); tp = self.taper(s)
-        v = w / np.maximum(R * tp, 1e-6)  # v = sin(theta + delta)
-        th = np.arcsin(np.minimum(np.maximum(v, -1), 1)) - dl  # the branch with cos(theta + delta) > 0: the near side
-        return s, th, self.depth(s, th, t, a, b, tp), np.abs(v) < 1
-
-    def density(self, s, th):
-        "Pixels per unit of surface (ds dtheta) at (s, theta): stretch along the axis x width across it (0 when turned away)."
-        R, dl = self.profile(s)[2:]
-        along = np.where((s >= 0) & (s <= self.L3), self.Limg / self.L3, self.k)
-        return along * R * self.taper(s) * np.maximum(np.cos(th + dl), 0)
-
-# %% ../nbs/02b_renderer.ipynb #a3674ebb
-_FACE = dict(eye_s=0.004, eye_th=0.38, nose_s=0.024, mouth_s=0.042, brow_s=-0.012, ear_s=0.008, ear_th=1.4)  # x head factor
-_FACE_VISIBLE = dict(nose=-0.09, eye=0.17, ear=-0.26)  # a face joint is reported when cos(its angle to the camera) exceeds this
-
-def _keypoints(P, head, k, cx, cy, idn, H, W):
-    "The 18 OpenPose joints (x, y): body joints projected, face joints on the head's surface, -1 when missing."
-    kps = np.full((18, 2), float(MISSING), np.float32)
-    for j, name in enumerate(JOINTS):
-        if name in P: kps[j] = cx + k * P[name][0], cy + k * P[name][1]
-    F, hd = _FACE, idn.head
-    s = np.array([F['nose_s'], F['eye_s'], F['eye_s'], F['ear_s'], F['ear_s']], np.float32) * hd
-    th = np.array([0, -F['eye_th'], F['eye_th'], -F['ear_th'], F['ear_th']], np.float32)  # the right side is -theta
-    thr = np.array([_FACE_VISIBLE[n] for n in ('nose', 'eye', 'eye', 'ear', 'ear')])
-    x, y, _, facing = head.to_image(s, th)
-    ax = head.A[:, None] + head.axis_pos(s) * head.d[:, None]  # (2,5) the head's axis at the same heights
-    pts = (ax + 0.85 * (np.stack([x, y]) - ax)).T  # (5,2) a little inside the outline
-    kps[[JOINTS.index(n) for n in ('nose', 'r_eye', 'l_eye', 'r_ear', 'l_ear')]] = np.where((facing > thr)[:, None], pts, MISSING)
-    kps[(kps[:, 0] < 0) | (kps[:, 0] > W - 1) | (kps[:, 1] < 0) | (kps[:, 1] > H - 1)] = MISSING
-    return kps
-
-# %% ../nbs/02b_renderer.ipynb #7ca3950e
-def _parts(idn: Identity, pose: Pose, H: int, W: int):
-    "All body parts of `idn` in `pose`, placed in an HxW image, and the 18 keypoints."
-    J, D, Rt = _skeleton(idn, pose)
-    Ry = _ry(pose.yaw); P = {k: Ry @ v for k, v in J.items()}  # turn the body to its view
-    yw, hd, segs = pose.yaw, idn.head, []
-    def add(name, A, B, a, b, rc0, rc1, psi=yw, knots=(0.0, 1.0), L3=None):
-        segs.append(_Seg(PRIMS.index(name), A, B, np.linalg.norm(B - A) if L3 is None else L3, a, b, rc0, rc1, psi, knots))
-    add('head', P['crown'], P['chin'], D['head_a'], D['head_b'], D['head_rc0'], D['head_rc1'], psi=yw + pose.head_turn)
-    if idn.hair == 'long':
-        add('long_hair', (P['crown'] + P['chin']) / 2 + Ry @ Rt @ np.array([0, 0, -0.03]),
-            P['neck'] + Ry @ Rt @ np.array([0, 0.1, -0.055]), (0.056 * hd, 0.062 * hd), (0.03, 0.018), 0.03, 0.02)
-    add('neck', P['neck'], P['chin'], D['neck_r'], D['neck_r'], D['neck_r'], D['neck_r'])
-    add('torso', P['neck'], np.zeros(3), D['torso_a'], D['torso_b'], D['torso_rc0'], D['torso_rc1'], knots=(0.0, 0.55, 1.0), L3=D['torso'])
-    for s in 'rl':
-        add(f'{s}_upper_arm', P[f'{s}_shoulder'], P[f'{s}_elbow'], D['ua_r'], D['ua_r'], *D['ua_r'])
-        add(f'{s}_forearm', P[f'{s}_elbow'], P[f'{s}_wrist'], D['fa_r'], D['fa_r'], *D['fa_r'])
-        add(f'{s}_hand', P[f'{s}_wrist'], P[f'{s}_tip'], D['hand_r'], 0.7 * D['hand_r'], D['hand_r'], 0.9 * D['hand_r'])
-    for s in 'rl':
-        add(f'{s}_thigh', P[f'{s}_hip'], P[f'{s}_knee'], D['th_r'], D['th_r'], *D['th_r'])
-        add(f'{s}_shin', P[f'{s}_knee'], P[f'{s}_ankle'], D['sh_r'], D['sh_r'], *D['sh_r'])
-        add(f'{s}_shoe', P[f'{s}_ankle'], P[f'{s}_toe'], D['foot_r'], 1.1 * D['foot_r'], D['foot_r'], D['foot_r'])
-    if idn.lower == 'skirt':  # a cone from above the hips towards the knees, wide enough to hold both thighs
-        kr, kl = J['r_knee'], J['l_knee']; top = np.array([0, -0.045, 0])
-        a0, b0 = 1.06 * D['torso_a'][2], 1.12 * D['torso_b'][2]
-        a1 = max(1.3 * a0, abs(kr[0] - kl[0]) / 2 + 1.3 * D['th_r'][1]); b1 = max(1.25 * b0, abs(kr[2] - kl[2]) / 2 + 1.3 * D['th_r'][1])
-        add('skirt', Ry @ top, Ry @ (top + ((kr + kl) / 2 - top) * 1.05 * idn.skirt_len), (a0, a1), (b0, b1), 0.02, 0.008)
-    k, cx, cy = _frame(segs, pose, idn, H, W)
-    for s in segs: s.place(k, cx, cy)
-    return segs, _keypoints(P, segs[0], k, cx, cy, idn, H, W)
-
-# %% ../nbs/02b_renderer.ipynb #dfefea26
-_ARMS = {PRIMS.index(n) for n in PRIMS if 'arm' in n or 'hand' in n}
-
-def _frame(segs, pose, idn, H, W):
-    "Pixels per body unit k and offset (cx, cy): stature pose.scale of the height, centred, core kept in the frame."
-    ends = np.array([s.A3 for s in segs] + [s.B3 for s in segs])[:, :2]
-    rad = np.array([max(s.a.max(), s.b.max(), s.rc0, s.rc1) for s in segs] * 2)[:, None]
-    core = np.array([s.prim not in _ARMS for s in segs] * 2)
-    lo, hi = (ends - rad).min(0), (ends + rad).max(0)  # bounding box of everything (body units)
-    clo, chi = (ends - rad)[core].min(0), (ends + rad)[core].max(0)  # of the head, trunk and legs
-    m = 0.07  # margin beside the core: room for an arm hanging at the side
-    k = min(pose.scale * idn.height * H, 0.98 * H / (hi[1] - lo[1]), 0.95 * W / (chi[0] - clo[0] + 2 * m))
-    cx = (W - 1) / 2 + pose.shift_x * W - k * (lo[0] + hi[0] + clo[0] + chi[0]) / 4  # between core centre and box centre
-    cx = min(max(cx, 0.5 - k * (clo[0] - m)), W - 1.5 - k * (chi[0] + m))  # keep the core and its margin inside
-    cy = (H - 1) / 2 + pose.shift_y * H - k * (lo[1] + hi[1]) / 2
-    return k, cx, cy
-
-# %% ../nbs/02b_renderer.ipynb #17afda62
-def _bbox(seg, H, W):
-    r = seg.rmax
-    x0 = max(int(min(seg.A[0], seg.B[0]) - r), 0); x1 = min(int(max(seg.A[0], seg.B[0]) + r) + 2, W)
-    y0 = max(int(min(seg.A[1], seg.B[1]) - r), 0); y1 = min(int(max(seg.A[1], seg.B[1]) + r) + 2, H)
-    return y0, y1, x0, x1
-
-def _raster(seg, zb, pb, sb, tb):
-    "Draw one part into the z-buffer: per pixel keep the nearest surface, its part and its coordinates (s, theta)."
-    y0, y1, x0, x1 = bb = _bbox(seg, *zb.shape)
-    if x0 >= x1 or y0 >= y1: return None
-    px = np.arange(x0, x1, dtype=np.float32) - seg.ax           # (w,)
-    py = np.arange(y0, y1, dtype=np.float32)[:, None] - seg.ay  # (h,1)
-    s, th, z, on = seg.from_image(px, py)  # (h,w) each
-    upd = on & (z > zb[y0:y1, x0:x1])  # nearer than what is there: this part wins the pixel
-    for buf, val in ((zb, z), (pb, seg.prim), (sb, s), (tb, th)): np.copyto(buf[y0:y1, x0:x1], val, where=upd, casting='unsafe')
-    return bb
-
-def _zbuffer(segs, H, W):
-    "Rasterise all parts: part index (-1 = background), surface coordinates s, theta and depth per pixel."
-    zb = np.full((H, W), -np.inf, np.float32); pb = np.full((H, W), -1, np.int8)
-    sb = np.zeros((H, W), np.float32); tb = np.zeros((H, W), np.float32)
-    boxes = [_raster(sg, zb, pb, sb, tb) for sg in segs]
-    return pb, sb, tb, zb, boxes
-
-# %% ../nbs/02b_renderer.ipynb #40a56bd3
-_EDGE = 2.0  # width of colour edges in pixels: wide enough for bilinear resampling to be faithful
-
-def _wave(u, du):
-    "Soft square wave of phase u (periods) in [0,1]; du = periods per pixel. Fades to 0.5 when the stripes get too fine."
-    g = np.clip(1 / (2 * np.pi * _EDGE) / np.maximum(du, 1e-6), 0, 3)
-    return np.clip(0.5 + g * np.sin(2 * np.pi * u), 0, 1)
-
-def _disc(dx, dy, rx, ry, fp):
-    "Anti-aliased coverage of an ellipse with radii (rx, ry) at offset (dx, dy); fp = body units per pixel."
-    r = np.sqrt((dx / rx) ** 2 + (dy / ry) ** 2)
-    return np.clip(0.5 - (r - 1) * min(rx, ry) / (_EDGE * fp), 0, 1)
-
-def _around(f, rt):
-    "The frequency closest to f with a whole number of periods around a part of radius rt."
-    return np.round(f * 2 * np.pi * rt) / (2 * np.pi * rt)
-
-def _mix(c1, c2, m): return c1 + (c2 - c1) * m[:, None]
-
-# %% ../nbs/02b_renderer.ipynb #50ebeade
-def _cloth(g: Garment, x, y, fx, fy, rt):
-    "Pattern mix m in [0,1] at (x around, y along) with footprints fx, fy (body units per pixel); rt = radius of the part."
-    f, ca, sa = g.freq, math.cos(g.angle), math.sin(g.angle)
-    if g.pattern == 'stripes':
-        fu, fv = _around(f * ca, rt), f * sa
-        return _wave(fu * x + fv * y + g.phase, np.sqrt((fu * fx) ** 2 + (fv * fy) ** 2))
-    if g.pattern == 'checks':  # product of two soft square waves in [-1,1], each faded in its own direction
-        fu = _around(f, rt)
-        return 0.5 + 0.5 * (2 * _wave(fu * x + g.phase, fu * fx) - 1) * (2 * _wave(f * y + g.phase, f * fy) - 1)
-    if g.pattern == 'dots':
-        fu = _around(f, rt); u, v = fu * x + g.phase, f * y + g.phase
-        du, dv = (u - np.floor(u) - 0.5) / fu, (v - np.floor(v) - 0.5) / f  # offset from the nearest dot centre
-        fp = np.maximum(fx, fy); r = 0.28 / f
-        c = np.clip(r / fp - 0.7, 0, 1)  # contrast left when dots shrink below a pixel
-        return c * _disc(du, dv, r, r, fp) + (1 - c) * 0.25
-    if g.pattern == 'gradient':
-        return 0.5 + 0.5 * np.sin(2 * np.pi * (_around(0.25 * f * ca, rt) * x + 0.25 * f * sa * y + g.phase))
-    return np.zeros_like(x)
-
-def _motif(kind, x, y, fp):
-    "Coverage of a chest print centred at (0, 0) (body units)."
-    if kind == 'none': return np.zeros_like(x)
-    r = np.sqrt(x * x + y * y); R = 0.045
-    if kind == 'disc': sd = r - R
-    elif kind == 'ring': sd = np.abs(r - R) - 0.012
-    elif kind == 'star': sd = r - R * (0.75 + 0.25 * np.cos(5 * np.arctan2(x, -y)))
-    elif kind == 'diamond': sd = (np.abs(x) + np.abs(y)) / 1.3 - R
-    else: sd = np.abs(y) - 0.018  # band
-    return np.clip(0.5 - sd / (_EDGE * fp), 0, 1)
-
-# %% ../nbs/02b_renderer.ipynb #a9a0b26e
-_HAIRLINE = {'short': (-0.032, 0.03), 'long': (-0.03, 0.08), 'bald': (-0.055, -0.03)}  # hairline row s at the front, back
-_DARK = np.array([0.08, 0.06, 0.06], np.float32)
-
-def _shade(idn: Identity, seg: _Seg, s, th):
-    "Colour (n,3) in [0,1] of the surface points (s, theta) of one part; also the hair coverage for the head."
-    name, (a, b, R, dl), tp = PRIMS[seg.prim], seg.profile(s), seg.taper(s)
-    rt = float(seg.a[0]); x = th * rt  # around the part (body units); s runs along it
-    fx = rt / np.maximum(R * tp * np.maximum(np.cos(th + dl), 0.25), 0.3)  # footprints, body units per pixel
-    fy = np.where((s >= 0) & (s <= seg.L3), min(seg.L3 / seg.Limg, 1.0), 1 / seg.k).astype(np.float32)
-    fp, skin, hair, n = np.maximum(fx, fy), idn.skin, None, len(s)
-    def cloth(g, y): return _mix(g.c1, g.c2, _cloth(g, x, y, fx, fy, rt))
-    def until(end): return np.clip(0.5 + (end - s) / (_EDGE * fy), 0, 1)  # 1 before row `end`, 0 after
-    if name == 'head':
-        F, hd = _FACE, idn.head; col = np.broadcast_to(skin, (n, 3)).copy()
-        for sg in (-1, 1):
-            col = _mix(col, _DARK, _disc(x - sg * F['eye_th'] * rt, s - F['eye_s'] * hd, 0.008 * hd, 0.0055 * hd, fp))
-            col = _mix(col, idn.hair_color, 0.8 * _disc(x - sg * F['eye_th'] * rt, s - F['brow_s'] * hd, 0.013 * hd, 0.0032 * hd, fp))
-        col = _mix(col, idn.lips, _disc(x, s - F['mouth_s'] * hd, 0.014 * hd, 0.0048 * hd, fp))
-        front, back = _HAIRLINE[idn.hair]
-        hair = until((front + (back - front) * (1 - np.cos(th)) / 2) * hd)
-        col = _mix(col, idn.hair_color, hair)
-    elif name == 'torso':
-        top = cloth(idn.top, s)
-        if idn.top.motif != 'none': top = _mix(top, idn.top.c3, _motif(idn.top.motif, x, s - 0.12, fp) * (np.cos(th) > 0.2))
-        top = _mix(top, skin, _disc(x, s + seg.rc0, 0.042, 0.07, fp) * (np.cos(th) > 0))  # neckline
-        col = _mix(cloth(idn.bottom, s), top, until(seg.L3 - 0.045))  # waist
-    elif 'arm' in name:
-        end = {'none': -0.02, 'short': 0.45 * seg.L3, 'long': 9.0}[idn.sleeves] if 'upper' in name else \
-              (seg.L3 - 0.012 if idn.sleeves == 'long' else -9.0)
-        col = _mix(np.broadcast_to(skin, (n, 3)), cloth(idn.top, s + (0 if 'upper' in name else 0.17)), until(end))
-    elif 'thigh' in name or 'shin' in name:
-        end = {'trousers': 9.0, 'shorts': 0.42 * seg.L3 if 'thigh' in name else -9.0, 'skirt': -9.0}[idn.lower]
-        col = _mix(np.broadcast_to(skin, (n, 3)), cloth(idn.bottom, s + (0.3 if 'shin' in name else 0.05)), until(end))
-    elif name == 'skirt': col = cloth(idn.bottom, s)
-    elif 'shoe' in name: col = np.broadcast_to(idn.shoe_color, (n, 3))
-    elif name == 'long_hair': col = np.broadcast_to(idn.hair_color, (n, 3))
-    else: col = np.broadcast_to(skin, (n, 3))  # neck, hands
-    return col * (1 - 0.22 * np.sin(th) ** 2)[:, None], hair  # shading fixed to the surface
-
-# %% ../nbs/02b_renderer.ipynb #0f21ba5c
-class _Render:
-    "Everything known about one rendered person: parts, z-buffer (part, s, theta, depth), image, labels, keypoints."
-    def __init__(self, idn, pose, size, bg=None):
-        H, W = self.size = tuple(int(v) for v in size)
-        self.segs, self.kps = _parts(idn, pose, H, W)
-        self.by_prim = {sg.prim: sg for sg in self.segs}
-        self.prim, self.s, self.th, self.depth, self.boxes = _zbuffer(self.segs, H, W)
-        img = (_background(idn.background, H, W) if bg is None else bg).copy(); lab = np.zeros((H, W), np.uint8)
-        for sg, bb in zip(self.segs, self.boxes):
-            if bb is None: continue
-            y0, y1, x0, x1 = bb; sel = self.prim[y0:y1, x0:x1] == sg.prim
-            if not sel.any(): continue
-            col, hair = _shade(idn, sg, self.s[y0:y1, x0:x1][sel], self.th[y0:y1, x0:x1][sel])
-            img[y0:y1, x0:x1][sel] = col
-            lab[y0:y1, x0:x1][sel] = PRIM_LABEL[sg.prim] if hair is None else np.where(hair > 0.5, 1, 2)
-        self.image, self.labels = _soften_edges(img, self.prim), lab
-        self.person = (self.prim >= 0).astype(np.uint8)
-
-def _soften_edges(img, prim):
-    "Anti-alias the outlines of parts: pixels next to a part boundary get a [1,2,1] blur."
-    e = np.zeros(prim.shape, bool)
-    dx = prim[:, 1:] != prim[:, :-1]; e[:, 1:] |= dx; e[:, :-1] |= dx
-    dy = prim[1:] != prim[:-1]; e[1:] |= dy; e[:-1] |= dy
-    bl = img.copy()
-    bl[:, 1:-1] = (img[:, :-2] + 2 * img[:, 1:-1] + img[:, 2:]) * 0.25  # across
-    bl[1:-1] = (bl[:-2] + 2 * bl[1:-1] + bl[2:]) * 0.25                 # and down
-    np.copyto(img, bl, where=e[..., None])
-    return img

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from .core import show_image
 
 # %% auto #0
-__all__ = ['warp_naive', 'pixel_grid', 'warp', 'rotation_flow', 'affine_field', 'resize_flow', 'flow_to_color', 'flow_wheel', 'show_flow', 'max_similarity', 'sampling_correctness_loss', 'local_affine_regularizer']
+__all__ = ['warp_naive', 'pixel_grid', 'warp', 'rotation_flow', 'affine_field', 'resize_flow', 'flow_to_color', 'flow_wheel',
+           'show_flow']
 
 # %% ../nbs/04_warp.ipynb #a74c1600
 def warp_naive(feat: torch.Tensor,  # source features (B,C,H,W)
@@ -127,59 +128,3 @@ def show_flow(flow,  # (2,H,W) or (1,2,H,W) flow in pixels
              ):
     "Draw a flow with the colour wheel; return the axis."
     return show_image(flow_to_color(flow, max_mag), ax=ax, title=title, **kwargs)
-
-# %% ../nbs/04b_sampling_correctness.ipynb #ad5d92e4
-@torch.no_grad()
-def max_similarity(src_feat: torch.Tensor,  # source features (B,C,h,w)
-                   tgt_feat: torch.Tensor,  # target features (B,C,h,w)
-                   chunk: int = 1024,  # target positions compared at once (memory: B*h*w*chunk floats)
-                   eps: float = 1e-8,
-                  ) -> torch.Tensor:
-    "For each target position, the best cosine similarity with any source position: (B,h,w)."
-    B, C, h, w = tgt_feat.shape
-    s = F.normalize(src_feat.flatten(2).float(), dim=1, eps=eps).transpose(1, 2)  # (B,C,h,w) -> (B,N,C)
-    t = F.normalize(tgt_feat.flatten(2).float(), dim=1, eps=eps)  # (B,C,h,w) -> (B,C,N)
-    best = [torch.bmm(s, t[:, :, i:i + chunk]).amax(1) for i in range(0, h * w, chunk)]  # (B,N,n) -> (B,n)
-    return torch.cat(best, 1).view(B, h, w)
-
-def sampling_correctness_loss(src_feat: torch.Tensor,  # source features (B,C,h,w), e.g. VGG relu3_1
-                              tgt_feat: torch.Tensor,  # target features (B,C,h,w)
-                              flow: torch.Tensor,  # flow (B,2,h',w'); resized to (h,w) when h',w' differ
-                              mask: torch.Tensor | None = None,  # (B,1,H,W) region to average over (resized to h,w)
-                              chunk: int = 1024,  # target positions per chunk of the all-pairs max
-                              eps: float = 1e-8,
-                              reduction: str = 'mean',  # 'mean' (masked mean) or 'none': the map (B,h,w), unmasked
-                              best: torch.Tensor | None = None,  # max_similarity(src_feat, tgt_feat) when already known (B,h,w)
-                             ) -> torch.Tensor:
-    "GFLA's sampling correctness loss: mean of exp(-sim/max_sim) - exp(-1) over (the masked) target positions."
-    if src_feat.shape != tgt_feat.shape: raise ValueError(f"source {tuple(src_feat.shape)} and target {tuple(tgt_feat.shape)} features differ")
-    h, w = tgt_feat.shape[-2:]
-    flow = resize_flow(flow, (h, w))
-    sim = F.cosine_similarity(warp(src_feat, flow).float(), tgt_feat.float(), dim=1, eps=eps)  # (B,h,w)
-    if best is None: best = max_similarity(src_feat, tgt_feat, chunk, eps)  # (B,h,w), a constant; reusable across parts
-    loss_map = torch.exp(-sim / (best + eps)) - math.exp(-1)  # (B,h,w), 0 where the flow finds the best match
-    if reduction == 'none': return loss_map
-    if reduction != 'mean': raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
-    if mask is None: return loss_map.mean()
-    if mask.shape[-2:] != (h, w): mask = F.interpolate(mask.float(), size=(h, w), mode='area')
-    m = mask[:, 0].to(loss_map.dtype)  # (B,1,h,w) -> (B,h,w)
-    return (loss_map * m).sum() / (m.sum() + eps)
-
-# %% ../nbs/04b_sampling_correctness.ipynb #1c46a824
-@lru_cache(None)
-def _affine_residual_matrix(k: int) -> torch.Tensor:
-    "I - A(A^T A)^-1 A^T for a k x k window, A with rows (x, y, 1) in unfold's (row-major) order."
-    ys, xs = torch.meshgrid(torch.arange(k, dtype=torch.float64), torch.arange(k, dtype=torch.float64), indexing='ij')
-    A = torch.stack([xs.flatten(), ys.flatten(), torch.ones(k * k, dtype=torch.float64)], 1)  # (k*k,3)
-    return torch.eye(k * k, dtype=torch.float64) - A @ torch.linalg.inv(A.T @ A) @ A.T
-
-def local_affine_regularizer(flow: torch.Tensor,  # flow (B,2,H,W) in pixels
-                             kernel_size: int = 3,  # window size k
-                            ) -> torch.Tensor:
-    "GFLA's local-affine regulariser: mean over k x k windows of the squared residual of an affine fit (x and y summed)."
-    B, _, H, W = flow.shape
-    flow = flow.to(torch.promote_types(flow.dtype, torch.float32))
-    M = _affine_residual_matrix(kernel_size).to(flow)  # (k*k,k*k)
-    patches = F.unfold(flow.reshape(B * 2, 1, H, W), kernel_size)  # (B*2,1,H,W) -> (B*2,k*k,L windows)
-    res = M @ patches  # (B*2,k*k,L) residual of the least-squares affine fit
-    return res.square().sum(1).view(B, 2, -1).sum(1).mean()  # (B*2,L) -> (B,2,L) -> (B,L) -> scalar

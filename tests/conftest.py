@@ -31,7 +31,7 @@ def market_dir():
 @pytest.fixture(scope='session')
 def synth_data(tmp_path_factory):
     "A synthetic dataset rendered once per session: 8 identities x 3 poses at 64x32 (42 training pairs)."
-    from structflow.synthetic import make_dataset
+    from structflow.synthetic_dataset import make_dataset
     root = tmp_path_factory.mktemp('synth') / 'data'
     make_dataset(root, size=(64, 32), identities=8, poses_per_identity=3, seed=0, progress=False)
     return root

@@ -92,7 +92,7 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     from structflow.train import train
     cfg = variant_config('demo', 'full', 0, size=(64, 32), steps1=1, steps2=1, allow_random_vgg=True, num_workers=0, device='cpu',
                          data=str(out / 'work' / 'data'))
-    from structflow.synthetic import make_dataset
+    from structflow.synthetic_dataset import make_dataset
     make_dataset(out / 'work' / 'data', size=(64, 32), identities=10, poses_per_identity=3, seed=0, progress=False)
     s = train(cfg, out / 'work' / 'runs' / 'full-s0', max_steps=1, quiet=True)  # stopped after stage 1
     assert s['status'] == 'max_steps'
@@ -116,7 +116,7 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path):
 ])
 def test_bad_arguments(tmp_path, capsys, bad, msg):
     "In-process (fast): exit code 2, a message naming the problem, nothing written."
-    from structflow.ablation import ablation_cli
+    from structflow.ablation_runner import ablation_cli
     try: rc = ablation_cli([*TINY, '--out', str(tmp_path / 'r'), *bad])
     except SystemExit as e: rc = e.code  # argparse's own errors
     assert rc == 2

@@ -12,9 +12,11 @@ import pytest
 import torch
 from PIL import Image
 from structflow.cli import main
-from structflow.core import FolderLock
-from structflow.data import PairDataset, DataError, HEADER
-from structflow.pose import EXAMPLE_POSE, EXAMPLE_SIZE, read_pose, MISSING, COCO17, present
+from structflow.runs import FolderLock
+from structflow.data import DataError, HEADER
+from structflow.pair_dataset import PairDataset
+from structflow.pose import EXAMPLE_POSE, EXAMPLE_SIZE, MISSING, present
+from structflow.pose_files import read_pose, COCO17
 from structflow.train import PRETRAINED_DIR
 
 SIZE = (64, 32)
@@ -111,7 +113,7 @@ def test_train_out_under_a_file(data, tmp_path, cli):
 def test_read_only_out(data, tmp_path, cli, monkeypatch):
     ro = tmp_path / 'ro'; ro.mkdir(); ro.chmod(0o555)
     if os.access(ro, os.W_OK):  # root writes anyway: make the write test fail as a read-only disk would
-        import structflow.core as C
+        import structflow.runs as C
         def refuse(*a, **kw): raise PermissionError(13, 'Permission denied')
         monkeypatch.setattr(C.tempfile, 'TemporaryFile', refuse)
     for args, path in [(['train', '--data', data, '--out', ro, *TRAIN], ro),
@@ -122,7 +124,7 @@ def test_read_only_out(data, tmp_path, cli, monkeypatch):
     ro.chmod(0o755)
 
 def test_eval_out_checked_before_the_work(data, tmp_path, cli, monkeypatch):
-    import structflow.metrics as M
+    import structflow.evaluate as M
     def never(*a, **kw): raise AssertionError('evaluation ran although its output cannot be written')
     monkeypatch.setattr(M, 'evaluate', never)
     f = tmp_path / 'afile'; f.write_text('x')
@@ -152,7 +154,7 @@ def test_generate_out(tmp_path, cli, monkeypatch, name, why):
 
 def test_second_run_on_a_held_folder_names_the_holder(data, tmp_path, cli):
     out = tmp_path / 'run'; out.mkdir()
-    holder = subprocess.Popen([sys.executable, '-c', 'import sys, time; from structflow.core import FolderLock; '
+    holder = subprocess.Popen([sys.executable, '-c', 'import sys, time; from structflow.runs import FolderLock; '
                                f'l = FolderLock({str(out)!r}); print("held", flush=True); time.sleep(60)'],
                               stdout=subprocess.PIPE, text=True)
     try:

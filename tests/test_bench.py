@@ -9,7 +9,7 @@ FAST = ['--preset', 'tiny', '--device', 'cpu', '--size', '64x32', '--batch-size'
 # packages a bare GPU machine lacks; the benchmark must run without them
 HIDE = textwrap.dedent('''
     import sys  # None in sys.modules: importing raises ModuleNotFoundError and find_spec answers None, as for a package not installed
-    for name in ('matplotlib', 'tqdm', 'fastcore', 'nbdev', 'execnb', 'lpips', 'ipywidgets', 'ipyevents', 'IPython'): sys.modules[name] = None
+    for name in ('matplotlib', 'tqdm', 'nbdev', 'execnb', 'lpips', 'ipywidgets', 'ipyevents', 'IPython'): sys.modules[name] = None  # fastcore (pure Python, a runtime requirement) travels as a wheel
 ''')
 
 def bench(*args, hide=False, timeout=600):

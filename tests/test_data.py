@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from structflow.data import (DataError, read_annotations, read_pairs, find_split, PairDataset, data_cli, HEADER)
+from structflow.data import DataError, read_annotations, read_pairs, HEADER
+from structflow.data_check import data_cli
+from structflow.pair_dataset import find_split, PairDataset
 from structflow.pose import EXAMPLE_POSE
 
 YS = [int(v) for v in EXAMPLE_POSE[:, 1]]

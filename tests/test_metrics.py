@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from structflow.metrics import (ssim, psnr, LPIPS, FID, frechet_distance, feature_statistics, pose_mask,
-                                MASK_LIMBS, to_pixels)
+from structflow.metrics import ssim, psnr, pose_mask, MASK_LIMBS, to_pixels
+from structflow.lpips_fid import LPIPS, FID, frechet_distance, feature_statistics
 
 skm = pytest.importorskip('skimage.metrics')
 skdata = pytest.importorskip('skimage.data')

@@ -8,7 +8,7 @@ from structflow.checkpoint import load_pretrained, available_pretrained
 
 def test_shipped_models_load_and_run():
     assert {'synthetic-128x64', 'synthetic-256x176'} <= set(available_pretrained())
-    from structflow.demo import figure_data
+    from structflow.figures import figure_data
     for name, size in (('synthetic-128x64', (128, 64)), ('synthetic-256x176', (256, 176))):
         G, meta = structflow.load_pretrained(name)
         assert G.cfg.size == size and meta['format'] == 'structflow-model'

@@ -12,8 +12,11 @@ import pytest
 import torch
 from PIL import Image
 from structflow.core import to_uint8
-from structflow.data import PairDataset, read_annotations, read_pairs, check_split
-from structflow.pose import COCO17, JOINTS, present, EXAMPLE_POSE
+from structflow.data import read_annotations, read_pairs
+from structflow.data_check import check_split
+from structflow.pair_dataset import PairDataset
+from structflow.pose import JOINTS, present, EXAMPLE_POSE
+from structflow.pose_files import COCO17
 from structflow.prepare import mock_inshop, write_annotations
 from structflow.generate import person_box, to_box
 
@@ -23,7 +26,7 @@ pytestmark = pytest.mark.usefixtures('one_thread')
 
 @pytest.fixture(scope='module')
 def synth256(tmp_path_factory):
-    from structflow.synthetic import make_dataset
+    from structflow.synthetic_dataset import make_dataset
     root = tmp_path_factory.mktemp('s256') / 'synth'
     make_dataset(root, size=(256, 176), identities=3, poses_per_identity=2, seed=0, test_fraction=0.34, progress=False)
     return root

@@ -72,14 +72,14 @@ def test_bad_size(tmp_path, bad, message):
     (['--seed', 'x'], '--seed'), (['--workers', '0'], '--workers')])
 def test_bad_arguments(tmp_path, bad, message, capsys):
     "The same parser in-process (no interpreter start per case)."
-    from structflow.synthetic import synth_cli
+    from structflow.synthetic_dataset import synth_cli
     assert synth_cli(['--out', str(tmp_path / 'bad'), *bad]) == 2
     err = capsys.readouterr().err
     assert 'error' in err and message in err, err
     assert not (tmp_path / 'bad').exists()
 
 def test_missing_out_help_and_bad_folder(tmp_path, capsys):
-    from structflow.synthetic import synth_cli
+    from structflow.synthetic_dataset import synth_cli
     assert synth_cli(['--size', '32x16']) == 2 and '--out' in capsys.readouterr().err
     assert synth_cli(['--help']) == 0 and 'usage: structflow synth' in capsys.readouterr().out
     (tmp_path / 'f').write_text('x')

@@ -82,7 +82,7 @@ def straight(synth_data, tmp_path_factory):
     try: s = train(config(synth_data), out, quiet=True)
     finally: torch.set_num_threads(n)
     assert (s['status'], s['step'], s['stage1_end']) == ('finished', TOTAL, STEPS1)
-    from structflow.data import PairDataset
+    from structflow.pair_dataset import PairDataset
     per_epoch = len(PairDataset(synth_data, 'train', size=SIZE)) // BATCH
     ck = read_checkpoint(out / 'last.pt')
     assert (ck['epoch'], ck['consumed']) == (1, (TOTAL - per_epoch) * BATCH)  # the run crossed an epoch boundary
@@ -254,7 +254,7 @@ def test_missing_vgg_weights_advise_the_cli_flags(synth_data, tmp_path, capsys, 
 
 def test_crafted_checkpoint_is_refused_by_every_loader(tmp_path, capsys):
     "A .pt file whose unpickling would run a command: resume, load_model, eval and generate all refuse it, and nothing runs."
-    from structflow.metrics import eval_cli
+    from structflow.evaluate import eval_cli
     marker = tmp_path / 'ran'
     class Evil:
         def __reduce__(self): return (os.system, (f'touch {marker}',))
@@ -276,7 +276,7 @@ def test_crafted_checkpoint_is_refused_by_every_loader(tmp_path, capsys):
 # -- 6. loading the results ------------------------------------------------------------------------------------------------
 
 def test_load_model(straight, synth_data):
-    from structflow.data import PairDataset
+    from structflow.pair_dataset import PairDataset
     from torch.utils.data import default_collate
     Gm, meta_m = load_model(straight / 'model.pt')
     Gl, meta_l = load_model(straight / 'last.pt')

@@ -1,7 +1,7 @@
 """Pretrained weights with weights='auto': the cache first, a download with a progress bar when online, a clear error offline."""
 import pytest
 import torch
-import structflow.losses as L
+import structflow.pretrained_weights as L
 
 URL = 'https://download.pytorch.org/models/vgg19-dcbb9e9d.pth'
 

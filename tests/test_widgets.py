@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from structflow.widgets import (FlowExplorer, RelationMapExplorer, PoseEditor, load_samples, synthetic_pairs, pair_outputs)
+from structflow.widgets import FlowExplorer, load_samples, synthetic_pairs, pair_outputs
+from structflow.pose_editor import PoseEditor
+from structflow.relation_maps import RelationMapExplorer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +65,7 @@ def test_relation_and_pose_from_run(tiny_run):
 
 def test_dataset_items_work(tiny_run):
     "PairDataset items (tensors, extra keys) are pairs as they are."
-    from structflow.data import PairDataset
+    from structflow.pair_dataset import PairDataset
     from structflow.checkpoint import load_model
     G, _ = load_model(tiny_run)
     ds = PairDataset(tiny_run / 'data', 'test', size=(64, 32))

@@ -1,6 +1,6 @@
 """The executed widget notebook renders in JupyterLab: headless Chromium screenshot (slow; run with --runslow).
 
-Starts `jupyter lab` on a copy of nbs/12_explore.ipynb (trusted in a private data dir, since JupyterLab renders
+Starts `jupyter lab` on a copy of nbs/12_widgets.ipynb (trusted in a private data dir, since JupyterLab renders
 widget outputs only for trusted notebooks), loads it in headless Chromium twice (DOM dump, then screenshot),
 and checks that the notebook and its pictures rendered. Set STRUCTFLOW_SCREENSHOT=path.png to keep the screenshot."""
 import os, re, shutil, signal, socket, subprocess, sys, time, urllib.request
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NB = ROOT / 'nbs' / '12_explore.ipynb'
+NB = ROOT / 'nbs' / '12_widgets.ipynb'
 CHROMIUM = Path('/usr/bin/chromium')
 WINDOW = (1280, 16000)  # tall enough for the whole notebook: every cell is laid out at once
 

@@ -1,7 +1,8 @@
 """The project's GPU runs: the shipped synthetic models, the ablation study and the GPU benchmark.
 
 Run from the repository root on a CUDA machine (needs torch, torchvision, numpy, pillow,
-matplotlib, tqdm, scipy; nothing from this project is installed, PYTHONPATH=. is enough):
+matplotlib, tqdm, scipy and fastcore, a pure-Python wheel to carry where it is missing; nothing from this
+project is installed, PYTHONPATH=. is enough):
 
     PYTHONPATH=. OUT=/some/dir python tools/gpu_session.py --part 1   # ablation + 128x64 model (~5 min)
     PYTHONPATH=. OUT=/some/dir python tools/gpu_session.py --part 2   # benchmark + 256x176 model (~4 min)

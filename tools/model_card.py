@@ -9,7 +9,7 @@ import argparse, sys
 from pathlib import Path
 import structflow
 from structflow.checkpoint import load_pretrained, available_pretrained
-from structflow.metrics import metrics_table
+from structflow.evaluate import metrics_table
 
 CARD = Path(structflow.__file__).parent / 'pretrained' / 'README.md'
 

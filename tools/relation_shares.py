@@ -9,7 +9,7 @@ import argparse, json, sys
 from pathlib import Path
 import torch
 from structflow.checkpoint import load_model, write_json
-from structflow.data import PairDataset
+from structflow.pair_dataset import PairDataset
 from structflow.generator import make_generator
 from structflow.pnb import measure_relations
 
