@@ -10,12 +10,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from .warp import resize_flow
-from .metrics import flow_epe, image_metrics, masked_metrics, pose_mask, visibility_iou
+from .metrics import flow_epe, image_metrics, masked_metrics, pose_mask, visibility_iou, PROTOCOLS
 from .lpips_fid import FID, LPIPS
 
 # %% auto #0
-__all__ = ['BINS', 'composite', 'evaluate', 'metrics_table', 'pair_verdict', 'verdict_line', 'pairs_grid', 'image_saver',
-           'default_eval_dir', 'eval_cli']
+__all__ = ['BINS', 'composite', 'evaluate', 'real_features', 'metrics_table', 'pair_verdict', 'verdict_line', 'pairs_grid',
+           'image_saver', 'default_eval_dir', 'eval_cli']
 
 # %% ../nbs/11b_evaluate.ipynb #22a8b96a
 BINS = {'small': (0.0, 0.05), 'medium': (0.05, 0.15), 'large': (0.15, float('inf'))}  # pose discrepancy / image height
@@ -31,10 +31,10 @@ def composite(values: dict,  # part -> (B,C,h,w) (a flow or a visibility map at 
     idx = target_parts.argmax(1)[:, None, None].expand(-1, 1, stack.shape[2], -1, -1)  # (B,1,C,H,W)
     return stack.gather(1, idx)[:, 0]
 
-def _pair_metrics(pred, batch, pmask, lpips, body):
+def _pair_metrics(pred, batch, pmask, lpips, body, quantize='round', ssim_range=255.):
     "Per-image metrics of one method on a batch."
-    m = image_metrics(pred, batch['target'], lpips)
-    m.update(masked_metrics(pred, batch['target'], pmask, lpips))
+    m = image_metrics(pred, batch['target'], lpips, quantize, ssim_range)
+    m.update(masked_metrics(pred, batch['target'], pmask, lpips, quantize, ssim_range))
     if body is not None:
         m['body_l1'] = ((pred.float() - batch['target'].float()).abs() * body).sum((1, 2, 3)) / (3 * body.sum((1, 2, 3)).clamp(min=1))
     return m
@@ -46,16 +46,19 @@ def evaluate(G,  # generator (structflow.generator.Generator)
              device='cpu',
              lpips: LPIPS | None = None,  # LPIPS metric (skipped when None or unavailable)
              fid: FID | None = None,  # FID metric (skipped when None or unavailable)
-             fid_real=None,  # a PairDataset whose target images are FID's real set (default: `dataset`)
+             fid_real=None,  # a PairDataset whose images (each once) are FID's real set (default: `dataset`)
              max_pairs: int | None = None,  # evaluate only the first pairs (quick looks)
              progress: bool = True,
              on_batch=None,  # function(batch, generated images (B,3,H,W)) called for every batch, e.g. to save the images
+             protocol: str = 'structflow',  # how images become 8 bits and SSIM's data range (metrics.PROTOCOLS: 'structflow', 'patn', 'gfla')
             ) -> dict:
     "Metrics of the model and the baselines on every pair, their means overall and per pose-discrepancy bin."
     from torch.utils.data import DataLoader, Subset
     from structflow.runs import progress as progress_bar
     from structflow.pose import pose_discrepancy
     from structflow.warp import warp
+    if protocol not in PROTOCOLS: raise ValueError(f"unknown protocol {protocol!r}; choose one of {list(PROTOCOLS)}")
+    quantize, ssim_range = PROTOCOLS[protocol]
     G = G.to(device).eval()
     ds = Subset(dataset, range(min(max_pairs, len(dataset)))) if max_pairs else dataset
     dl = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=0)
@@ -71,7 +74,7 @@ def evaluate(G,  # generator (structflow.generator.Generator)
         body = b['target_person'] if truth else None
         preds = {'model': out['image'].float(), 'copy': b['source']}
         if truth: preds['true_flow'] = warp(b['source'], b['flow'])
-        per = {k: _pair_metrics(v, b, pmask, lpips, body) for k, v in preds.items()}
+        per = {k: _pair_metrics(v, b, pmask, lpips, body, quantize, ssim_range) for k, v in preds.items()}
         if truth:
             vis_body = body * b['visibility']  # (B,1,H,W) visible body pixels of the target
             flow = composite({p: f[0] for p, f in out['flows'].items()}, b['target_parts'])
@@ -88,7 +91,7 @@ def evaluate(G,  # generator (structflow.generator.Generator)
             d = pose_discrepancy(b['source_kps'][i].cpu().numpy(), b['target_kps'][i].cpu().numpy(), (H, W))
             rows.append({'from': b['from'][i], 'to': b['to'][i], 'discrepancy': d,
                          **{f'{k}/{n}': float(v[i]) for k, m in per.items() for n, v in m.items()}})
-    res = {'n_pairs': len(rows), 'size': [H, W], 'lpips': lpips.status if lpips is not None else {'available': False, 'reason': 'not requested'},
+    res = {'n_pairs': len(rows), 'size': [H, W], 'protocol': protocol, 'lpips': lpips.status if lpips is not None else {'available': False, 'reason': 'not requested'},
            'fid': fid.status if fid is not None else {'available': False, 'reason': 'not requested'},
            'overall': _summarise(rows), 'bins': {}, 'pairs': rows}
     for name, (lo, hi) in BINS.items():
@@ -96,11 +99,18 @@ def evaluate(G,  # generator (structflow.generator.Generator)
         res['bins'][name] = {'n_pairs': len(sel), **_summarise(sel)}
     res['bins']['undefined'] = {'n_pairs': sum(1 for r in rows if math.isnan(r['discrepancy']))}
     if use_fid:
-        real = fid_real if fid_real is not None else dataset
-        real_imgs = torch.stack([real[i]['target'] for i in range(min(len(real), max_pairs or len(real)))])
-        rf = fid.features(real_imgs.to(device))
+        rf = real_features(fid, fid_real if fid_real is not None else dataset, max_images=max_pairs, device=device)
         for k in preds: res['overall'][k]['fid'] = fid(rf, np.concatenate(feats[k]))
     return res
+
+def real_features(fid,  # an available FID metric
+                  real,  # a PairDataset: every image of its split, once, is the real set (GFLA: the training images)
+                  max_images: int | None = None,  # only the first images (quick looks)
+                  batch_size: int = 50, device='cpu') -> np.ndarray:
+    "Inception features (N,2048) of the real set, computed batch by batch: memory holds one batch of images, not the set."
+    n = len(real.names) if max_images is None else min(max_images, len(real.names))
+    return np.concatenate([fid.features(torch.stack([real.image(i) for i in range(s, min(s + batch_size, n))]).to(device))
+                           for s in range(0, n, batch_size)])
 
 def _summarise(rows: list) -> dict:
     "Mean of every metric per method, ignoring nan (e.g. an empty mask)."
@@ -204,6 +214,8 @@ def _eval_parser():
     p.add_argument('--device', default='auto')
     p.add_argument('--save-images', action='store_true', help='also write every generated image into OUT/images (FROM_2_TO_vis.png)')
     p.add_argument('--grid', type=int, default=8, help='pairs in OUT/samples.png: source | target pose | generated | target (0: none)')
+    p.add_argument('--protocol', default='structflow', choices=list(PROTOCOLS), help="how images become 8 bits and SSIM's data range: "
+                   "'structflow' (rounded, L=255), 'patn' or 'gfla' (their scripts: truncated, L = the generated image's range)")
     p.add_argument('--quiet', action='store_true')
     return p
 
@@ -274,11 +286,11 @@ def eval_cli(argv=None) -> int:
         how = f"cropped to their central {ds.frame[0]}x{ds.frame[1]} window" + (' and resized' if tuple(ds.frame) != tuple(G.cfg.size) else '') if ds.crop_box else 'resized'
         print(f"note: images are {ds.native_size[0]}x{ds.native_size[1]}; {how} to the model's {G.cfg.size[0]}x{G.cfg.size[1]}")
     lp, fd = LPIPS(a.lpips_weights), FID(a.fid_weights)
-    try: real = PairDataset(a.data, 'train', size=G.cfg.size, parts=G.cfg.parts, crop='auto') if fd.available else None  # GFLA: FID against training images
+    try: real = PairDataset(a.data, 'train', size=G.cfg.size, parts=G.cfg.parts, crop='auto', pose_maps=False, part_maps=False) if fd.available else None  # GFLA: FID against the training images, each once
     except FileNotFoundError: real = None
     dev = get_device(a.device)
     res = evaluate(G, ds, a.batch_size, dev, lp, fd, real, a.max_pairs, progress=not a.quiet,
-                   on_batch=image_saver(out / 'images') if a.save_images else None)
+                   on_batch=image_saver(out / 'images') if a.save_images else None, protocol=a.protocol)
     if a.grid > 0:
         from PIL import Image
         Image.fromarray(pairs_grid(G, ds, a.grid, dev)).save(out / 'samples.png')
@@ -286,7 +298,8 @@ def eval_cli(argv=None) -> int:
     res['frame'] = data_frame(ds)
     write_json(out / 'metrics.json', res)
     table = metrics_table(res)
-    (out / 'metrics.md').write_text(f"# structflow eval\n\ncheckpoint `{meta['path']}`, data `{res['data']}` ({a.split})\n\n" + table)
+    (out / 'metrics.md').write_text(f"# structflow eval\n\ncheckpoint `{meta['path']}`, data `{res['data']}` ({a.split}); "
+                                    f"protocol `{a.protocol}` (8-bit images {PROTOCOLS[a.protocol][0]}ed, SSIM range {PROTOCOLS[a.protocol][1]})\n\n" + table)
     wrote = [out / 'metrics.json', out / 'metrics.md'] + ([out / 'samples.png'] if a.grid > 0 else []) + ([out / 'images'] if a.save_images else [])
     print(table); print(f"wrote {', '.join(map(str, wrote))}")
     return 0

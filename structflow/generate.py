@@ -118,6 +118,8 @@ def generate_cli(argv=None) -> int:
     p.add_argument('--target-size', type=size_arg, help='HxW of the image the target poses were taken from')
     p.add_argument('--out', required=True, help='output image (.png or .jpg)')
     p.add_argument('--explain', action='store_true', help="also write OUT-explain.png: each part's flow and visibility map per target")
+    p.add_argument('--layout', choices=['strip', 'results'], default='strip', help="'strip': framed source, then per target its pose, "
+                   "the result and the result with the pose; 'results': the generated images alone, side by side")
     a = p.parse_args(argv)
     try:
         out = check_output(a.out, 'file', exts=('.png', '.jpg', '.jpeg', '.webp'), what='output image')
@@ -146,12 +148,14 @@ def generate_cli(argv=None) -> int:
         print(f'structflow generate: error: {e}', file=sys.stderr); return 2
     for n in notes: print(n, file=sys.stderr)
     outs = generate(G, src, sk_m, tks)
-    strip = [to_uint8(src)]
-    for o, k in zip(outs, tks):
-        res = to_uint8(o['image'][0].float())
-        strip += [draw_pose(k, size), res, draw_pose(k, image=res)]
-    Image.fromarray(np.concatenate(strip, 1)).save(out)
-    msg = f"wrote {out}: framed source, then target pose, result and result with the pose for {len(tks)} pose(s)"
+    results = [to_uint8(o['image'][0].float()) for o in outs]
+    if a.layout == 'results':
+        Image.fromarray(np.concatenate(results, 1)).save(out)
+        msg = f"wrote {out}: the generated image{'s, side by side,' if len(tks) > 1 else ''} for {len(tks)} pose(s)"
+    else:
+        strip = [to_uint8(src)] + [x for k, res in zip(tks, results) for x in (draw_pose(k, size), res, draw_pose(k, image=res))]
+        Image.fromarray(np.concatenate(strip, 1)).save(out)
+        msg = f"wrote {out}: framed source, then target pose, result and result with the pose for {len(tks)} pose(s)"
     if a.explain:
         ex = out.with_name(out.stem + '-explain' + out.suffix)
         Image.fromarray(np.concatenate([explain(o, size) for o in outs], 0)).save(ex)

@@ -12,8 +12,8 @@ from .pose import LIMBS, MISSING, check_keypoints
 from .warp import resize_flow
 
 # %% auto #0
-__all__ = ['MASK_LIMBS', 'to_pixels', 'ssim', 'psnr', 'pose_mask', 'apply_mask', 'l1_score', 'image_metrics', 'masked_metrics',
-           'flow_epe', 'flow_epe_parts', 'visibility_iou']
+__all__ = ['MASK_LIMBS', 'PROTOCOLS', 'to_pixels', 'ssim', 'psnr', 'pose_mask', 'apply_mask', 'l1_score', 'image_metrics',
+           'masked_metrics', 'flow_epe', 'flow_epe_parts', 'visibility_iou']
 
 # %% ../nbs/11_metrics.ipynb #27d94d41
 def to_pixels(x: torch.Tensor,  # images (B,3,H,W) in [-1,1]
@@ -141,9 +141,11 @@ def l1_score(pred: torch.Tensor, target: torch.Tensor,  # (B,3,H,W) in [-1,1]
 
 def image_metrics(pred: torch.Tensor, target: torch.Tensor,  # (B,3,H,W) in [-1,1]
                   lpips=None,  # an LPIPS metric (`lpips_fid.LPIPS`, notebook 11a) (skipped when None or unavailable)
-                  quantize: str | None = 'round') -> dict:
+                  quantize: str | None = 'round',
+                  ssim_range=255.,  # SSIM's data range: 255, or 'pred' (PATN's and GFLA's scripts)
+                 ) -> dict:
     "SSIM, PSNR, L1 (and LPIPS when available) per image."
-    out = {'ssim': ssim(pred, target, quantize=quantize), 'psnr': psnr(pred, target, quantize=quantize),
+    out = {'ssim': ssim(pred, target, data_range=ssim_range, quantize=quantize), 'psnr': psnr(pred, target, quantize=quantize),
            'l1': l1_score(pred, target, quantize)}
     if lpips is not None and lpips.available: out['lpips'] = lpips(pred, target)
     return out
@@ -151,10 +153,16 @@ def image_metrics(pred: torch.Tensor, target: torch.Tensor,  # (B,3,H,W) in [-1,
 def masked_metrics(pred: torch.Tensor, target: torch.Tensor,  # (B,3,H,W) in [-1,1]
                    masks: torch.Tensor,  # target pose masks (B,H,W) or (B,1,H,W) from `pose_mask`
                    lpips=None,  # an LPIPS metric (`lpips_fid.LPIPS`, notebook 11a) (skipped when None or unavailable)
-                   quantize: str | None = 'round') -> dict:
+                   quantize: str | None = 'round', ssim_range=255.) -> dict:
     "Mask-SSIM, Mask-PSNR, Mask-L1 (and Mask-LPIPS when available) per image."
-    out = image_metrics(apply_mask(pred, masks), apply_mask(target, masks), lpips, quantize)
+    out = image_metrics(apply_mask(pred, masks), apply_mask(target, masks), lpips, quantize, ssim_range)
     return {f'mask_{k}': v for k, v in out.items()}
+
+PROTOCOLS = {  # name -> (quantisation, SSIM data range): how the images are turned into 8 bits and SSIM's L
+    'structflow': ('round', 255.),  # our PNGs (to_uint8 rounds) and the range of 8-bit images
+    'patn': ('floor', 'pred'),  # PATN's tensor2im truncates ((x + 1) / 2 * 255, astype(uint8)); its script's data_range is the generated image's
+    'gfla': ('floor', 'pred'),  # GFLA's tensor2im and metric script: the same conventions
+}
 
 # %% ../nbs/11_metrics.ipynb #72b2d49e
 def flow_epe(pred_flow: torch.Tensor,  # predicted flow (B,2,h,w) in pixels of its own resolution

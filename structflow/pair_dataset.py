@@ -332,6 +332,12 @@ def precompute(self: PairDataset):
         if len(self._cache) == n: break  # full: decoding the rest now would only cost time
     return self
 
+# %% ../nbs/03a_pair_dataset.ipynb #f9028450
+@patch
+def image(self: PairDataset, i: int) -> torch.Tensor:
+    "Image i of the split (an index into `names`) as the model sees it: float (3,H,W) in [-1,1], in the output frame, never augmented."
+    return self._image(i)[0].float() / 127.5 - 1
+
 # %% ../nbs/03a_pair_dataset.ipynb #250f1f2c
 @patch
 def _truth(self: PairDataset, k):
