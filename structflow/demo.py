@@ -104,10 +104,15 @@ def run_demo(out='structflow-demo',  # run folder
              vgg_weights: str = 'cache',  # 'cache' (the torch hub cache, never a download), 'auto' (download when online), a path, or 'random'
              flow_sup: float | None = None,  # weight of the true-flow supervision (ours); None: the demo preset's
              quick: bool = False,  # smoke test: tiny data and a few steps
-             log=print) -> dict:
+             log=print,
+             overwrite: bool = False,  # start anew in an `out` that holds a run (a former demo's checkpoints are replaced)
+            ) -> dict:
     "Render data, train both stages for a fixed number of steps, evaluate, write report.md and metrics.json into `out`."
     if recipe not in DEMO_STEPS: raise ValueError(f"unknown recipe {recipe!r}; choose one of {list(DEMO_STEPS)}")
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    held = [f for f in ('last.pt', 'model.pt') if (out / f).is_file()]
+    if held and not overwrite: raise FileExistsError(f"{out}: holds a training run ({', '.join(held)}); give another --out, or --overwrite to replace it")
+    out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     s1, s2 = steps or ((20, 20) if quick else DEMO_STEPS[recipe])
     if quick: identities = min(identities, 24)
@@ -119,7 +124,7 @@ def run_demo(out='structflow-demo',  # run folder
     additions = cfg.model_config().additions
     log(f"[2/4] training recipe '{recipe}' ({', '.join(additions) if additions else 'no additions: the paper'}): {s1} + {s2} steps "
         f"(batch {cfg.batch_size}, {torch.get_num_threads()} threads); {estimate_line(cfg, out)}")
-    summary = train(cfg, out, quiet=False)
+    summary = train(cfg, out, quiet=False, overwrite=overwrite)
     vgg = json.loads((out / 'config.json').read_text())['vgg']
     log(f"      VGG19 for the losses: {'ImageNet weights (' + vgg['source'] + ')' if vgg['pretrained'] else 'RANDOMLY INITIALISED (no ImageNet weights found; give --vgg-weights PATH for the real losses)'}")
     t_train = time.time() - t0 - t_data
@@ -253,11 +258,13 @@ def demo_cli(argv=None) -> int:
     p.add_argument('--flow-sup', type=float, help='weight of the true-flow supervision (ours; 0 = the paper\'s losses only)')
     p.add_argument('--quick', action='store_true', help='a smoke test of the whole pipeline (about two minutes)')
     p.add_argument('--require-learning', action='store_true', help='exit 1 unless the model learned by every check of the report')
+    p.add_argument('--overwrite', action='store_true', help='start anew in an --out that holds a run (replacing it)')
     a = p.parse_args(argv)
     for k in ('steps1', 'steps2', 'identities'):
         v = getattr(a, k)
         if v is not None and v < (1 if k != 'steps1' else 0): p.error(f"--{k} must be at least {1 if k != 'steps1' else 0}, got {v}")
     d1, d2 = DEMO_STEPS[a.recipe]
     steps = None if a.steps1 is None and a.steps2 is None else (d1 if a.steps1 is None else a.steps1, d2 if a.steps2 is None else a.steps2)
-    m = run_demo(a.out, a.recipe, steps, a.identities, a.seed, a.vgg_weights, a.flow_sup, a.quick)
+    try: m = run_demo(a.out, a.recipe, steps, a.identities, a.seed, a.vgg_weights, a.flow_sup, a.quick, overwrite=a.overwrite)
+    except FileExistsError as e: print(f'structflow demo: error: {e}', file=sys.stderr); return 2
     return 1 if a.require_learning and not all(b['yes'] for b in m['learned']) else 0

@@ -64,7 +64,7 @@ def stage1_curve(variant: str,  # a key of VARIANTS
     _, recipe, tr_over, model_over, oracle = VARIANTS[variant]
     cfg = get_train_config(preset, recipe=recipe, data=str(data), seed=seed, steps1=steps, steps2=0, time_budget=None, num_workers=0,
                            allow_random_vgg=True, model=model_over, **tr_over)  # ImageNet VGG19 when cached, else random (recorded)
-    tr = Trainer(cfg, out, quiet=True)
+    tr = Trainer(cfg, out, quiet=True, overwrite=True)  # the study's own scratch folder: a rerun starts anew
     test = PairDataset(data, 'test', size=tr.mcfg.size, parts=tr.mcfg.parts)
     batches, rows, secs = tr.batches(), [], 0.0
     for step in range(steps + 1):
@@ -97,7 +97,7 @@ def _job(kind, name, seed, data, work, steps, every, steps2, eval_pairs, threads
     n1 = round(sum(steps2) * share)  # steps2 = the total of both stages
     cfg = get_train_config('demo', recipe=recipe, data=str(data), seed=seed, steps1=n1, steps2=sum(steps2) - n1, time_budget=None,
                            num_workers=0, allow_random_vgg=True, model=model_over)
-    t0 = time.time(); s = train(cfg, out, quiet=True)
+    t0 = time.time(); s = train(cfg, out, quiet=True, overwrite=True)  # the study's own scratch folder: a rerun starts anew
     from structflow.checkpoint import load_model
     G, _ = load_model(out / 'model.pt'); G1, _ = load_model(out / 'stage1.pt')
     test = PairDataset(data, 'test', size=G.cfg.size, parts=G.cfg.parts)

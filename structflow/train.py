@@ -195,12 +195,17 @@ def sample_grid(batch: dict,  # a batch (source, target, target_kps, ...)
 class Trainer:
     "Two-stage training of a structflow generator; see `train` for the entry point."
     def __init__(self, cfg: TrainConfig, out, resume: bool = False, quiet: bool = False,
-                 asked: dict | None = None):  # on resume: settings the caller gave (RESUME_OVERRIDES change the run; others must agree with it)
+                 asked: dict | None = None,  # on resume: settings the caller gave (RESUME_OVERRIDES change the run; others must agree with it)
+                 overwrite: bool = False):  # start anew in a folder that holds a run (its checkpoints are replaced)
         self.cfg, self.out, self.quiet = cfg, Path(out), quiet
         self.device, self.rank, self.world = setup_distributed(cfg.device)
         self.main = self.rank == 0
         if resume and not (self.out / 'last.pt').is_file():
             raise FileNotFoundError(f"--resume: no checkpoint {self.out / 'last.pt'} to resume from")
+        held = [f for f in ('last.pt', 'model.pt') if (self.out / f).is_file()]
+        if held and not resume and not overwrite:
+            raise FileExistsError(f"{self.out}: holds a training run ({', '.join(held)}); continue it with --resume, "
+                                  f"or give another --out (--overwrite replaces it)")
         self.lock = FolderLock(check_output(self.out, 'dir', what='run folder')) if self.main else None  # one writer per run folder
         try: self._setup(resume, asked)
         except BaseException: self.close(); raise
@@ -449,6 +454,11 @@ def run(self: Trainer, max_steps: int | None = None) -> dict:
     pbar = _progress(round(cfg.time_budget * 60) if by_time else total, round(self.elapsed) if by_time else self.step,
                      disable=self.quiet or not self.main, unit='s' if by_time else 'step')
     t0, self._last_save, status = time.time(), time.time(), 'finished'
+    nonfinite, saved_at = torch.zeros((), dtype=torch.bool, device=self.device), self.step  # a flag on the device: no sync per step
+    def check_finite(stage):
+        if self._agree(bool(nonfinite)):
+            raise FloatingPointError(f"{self.out}: a loss became non-finite by step {self.step} (stage {stage}); the run stopped without saving it, "
+                                     f"its last checkpoint (step {saved_at}) is kept: lower --lr, or check the data")
     batches = self.batches()
     try:
         while True:
@@ -463,8 +473,11 @@ def run(self: Trainer, max_steps: int | None = None) -> dict:
             stage = 1 if self.stage1_end is None else 2
             self.G.train(); self.D.train()
             losses = self.step1(batch) if stage == 1 else self.step2(batch)
+            for v in losses.values():
+                if isinstance(v, torch.Tensor): nonfinite |= ~torch.isfinite(v.detach()).all()
             self.step += 1
             pbar.update(round(self.elapsed + time.time() - t0) - pbar.n if by_time else 1)
+            if self.step % cfg.log_every == 0 or self.step == 1: check_finite(stage)
             if self.main and (self.step % cfg.log_every == 0 or self.step == 1):
                 vals = {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for k, v in losses.items()}
                 row = {'step': self.step, 'stage': stage, 'time': round(self.elapsed + time.time() - t0, 2), 'epoch': self.epoch,
@@ -476,7 +489,9 @@ def run(self: Trainer, max_steps: int | None = None) -> dict:
             if self.main and self.step % cfg.sample_every == 0: self.write_samples()
             due = self.step % cfg.ckpt_every == 0 or time.time() - self._last_save > cfg.ckpt_minutes * 60
             if self._agree(due):
-                self.elapsed += time.time() - t0; t0 = time.time(); self.save()
+                check_finite(stage)
+                self.elapsed += time.time() - t0; t0 = time.time(); self.save(); saved_at = self.step
+        check_finite(1 if self.stage1_end is None else 2)
         self.elapsed += time.time() - t0
         self.save()  # still under our signal handlers: a second Ctrl-C cannot break this save
     finally:
@@ -537,9 +552,9 @@ def _tensorboard(out):
 
 # %% ../nbs/10a_train.ipynb #82c4e452
 def train(cfg: TrainConfig, out, resume: bool = False, max_steps: int | None = None, quiet: bool = False,
-          asked: dict | None = None) -> dict:
+          asked: dict | None = None, overwrite: bool = False) -> dict:
     "Run (or resume) training into run folder `out`; returns a summary dict. On resume, `asked` holds the settings the caller gave (see `resume_config`)."
-    tr = Trainer(cfg, out, resume=resume, quiet=quiet, asked=asked)
+    tr = Trainer(cfg, out, resume=resume, quiet=quiet, asked=asked, overwrite=overwrite)
     try: return tr.run(max_steps)
     finally:
         tr.close()
@@ -642,6 +657,7 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument('--workers', type=int, help='data-loading processes'); p.add_argument('--device')
     p.add_argument('--amp', choices=['auto', 'bf16', 'off']); p.add_argument('--compile', action='store_true')
     p.add_argument('--augment', action='store_true', help="GFLA's augmentation")
+    p.add_argument('--overwrite', action='store_true', help='start anew in an --out that holds a run, replacing its checkpoints')
     p.add_argument('--quiet', action='store_true')
     return p
 
@@ -671,14 +687,16 @@ def config_from_args(a) -> TrainConfig:
 def train_cli(argv=None) -> int:
     p = train_parser(); a = p.parse_args(argv)
     if a.config and a.resume: p.error("--config starts a new run; --resume continues a run with its own settings (give one of them)")
+    if a.overwrite and a.resume: p.error("--overwrite starts anew; --resume continues the run (give one of them)")
     from structflow.pretrained_weights import PretrainedWeightsUnavailable
     try:
         cfg = get_train_config('tiny', **{k: v for k, v in asked_from_args(a).items() if k == 'device'}) if a.resume else config_from_args(a)
-        s = train(cfg, a.out, resume=a.resume, max_steps=a.max_steps, quiet=a.quiet, asked=asked_from_args(a) if a.resume else None)
+        s = train(cfg, a.out, resume=a.resume, max_steps=a.max_steps, quiet=a.quiet, asked=asked_from_args(a) if a.resume else None,
+                  overwrite=a.overwrite)
     except PretrainedWeightsUnavailable as e:
         print(f"structflow train: error: {str(e).split('. Either')[0]}. Give --vgg-weights PATH (a local vgg19-dcbb9e9d.pth), "
               f"or --allow-random-vgg to train with a randomly initialised VGG19 (recorded in the run).", file=sys.stderr); return 2
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, FileExistsError, ValueError, FloatingPointError) as e:
         print(f'structflow train: error: {e}', file=sys.stderr); return 2
     if int(os.environ.get('RANK', 0)) == 0:
         print(f"{s['status']}: step {s['step']} (stage 1 ended at {s['stage1_end']}), {s['elapsed_s']} s; run folder {Path(a.out).resolve()}")

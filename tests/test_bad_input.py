@@ -98,6 +98,38 @@ def test_config_and_resume_are_exclusive(run, tmp_path, cli):
     with pytest.raises(SystemExit) as e: cli('train', '--config', run / 'config.json', '--out', run, '--resume')
     assert e.value.code == 2
 
+def test_train_refuses_a_folder_that_holds_a_run(run, data, cli):
+    "Issue 27: a finished run is never overwritten without a word."
+    before = {f: (run / f).stat().st_mtime_ns for f in ('last.pt', 'model.pt')}
+    rc, _, err = cli('train', '--data', data, '--out', run, *TRAIN)
+    assert rc == 2 and str(run) in err and '--resume' in err and '--overwrite' in err and err.count('\n') == 1
+    assert {f: (run / f).stat().st_mtime_ns for f in before} == before  # nothing the user had is changed
+    with pytest.raises(SystemExit) as e: cli('train', '--out', run, '--resume', '--overwrite')
+    assert e.value.code == 2
+
+def test_train_overwrite_starts_anew(data, tmp_path, cli):
+    out = tmp_path / 'run'
+    assert cli('train', '--data', data, '--out', out, *TRAIN)[0] == 0
+    rc, _, err = cli('train', '--data', data, '--out', out, *TRAIN, '--overwrite')
+    assert rc == 0, err
+
+def test_non_finite_loss_stops_without_saving_it(data, tmp_path, cli, monkeypatch):
+    "Issue 27: the first non-finite loss ends the run in one line; the checkpoint before it stays, none after it is written."
+    import structflow.train as T
+    from structflow.checkpoint import read_checkpoint
+    real, calls = T.Trainer.step1, {'n': 0}
+    def step1(self, batch):
+        out = real(self, batch); calls['n'] += 1
+        return {**out, 'total': torch.tensor(float('nan'))} if calls['n'] >= 3 else out
+    monkeypatch.setattr(T.Trainer, 'step1', step1)
+    out = tmp_path / 'run'
+    args = [x if x != '2' else '6' for x in TRAIN]  # 6 + 6 steps
+    rc, _, err = cli('train', '--data', data, '--out', out, *args, '--ckpt-every', '2')
+    assert rc == 2 and 'non-finite' in err and 'step 2' in err and str(out) in err and err.count('\n') == 1
+    ck = read_checkpoint(out / 'last.pt')
+    assert ck['step'] == 2 and all(torch.isfinite(v).all() for v in ck['generator'].values() if v.is_floating_point())
+    assert not (out / 'summary.json').exists()
+
 # -- 3. output paths: checked before any work, one line naming the path ----------------------------------------------------
 
 def test_train_out_is_a_file(data, tmp_path, cli):
