@@ -157,7 +157,7 @@ def provenance(res: dict) -> str:
     else: ours_line = ', '.join(f'`{k}`' for k in ours) if ours else "none (the paper's form)"
     recipe = tr.get('recipe', 'ours')
     lines = [f"- command: `{' '.join(inv[0]['argv'])}`" + (f" (and {len(inv) - 1} more invocation(s) of it, resuming)" if len(inv) > 1 else ''),
-             f"- preset `{st['preset']}`, {budget}, batch {tr['batch_size']}, lr {tr['lr']:g}; VGG19 weights of the losses: {', '.join(vgg)}",
+             f"- training preset `{st['preset']}`, {budget}, batch {tr['batch_size']}, lr {tr['lr']:g}; VGG19 weights of the losses: {', '.join(vgg)}",
              f"- data: synthetic {d['size'][0]}x{d['size'][1]}, {d['identities']} people x {d['poses_per_identity']} poses (seed {d['seed']}); "
              f"{d['train_pairs']} training pairs; evaluated on {d['eval_pairs']} held-out test pairs of people not seen in training",
              f"- runs: {len(runs)} ({', '.join(sorted(runs))})" + ('' if res['complete'] else ' -- **incomplete: some planned runs are missing**'),

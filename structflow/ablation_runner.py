@@ -15,7 +15,7 @@ from .warp import flow_to_color
 from .pair_dataset import PairDataset
 from .lpips_fid import LPIPS, FID
 from .evaluate import evaluate, composite, BINS
-from .train import TrainConfig, get_train_config, train, TRAIN_PRESETS, RECIPES
+from .train import TrainConfig, get_train_config, train, TRAIN_PRESETS, RECIPES, upgrade_config
 from .generator import ADDITIONS
 from .checkpoint import load_model, machine_info, write_json
 from .ablation import FORMAT, MULTI_SEED, VARIANTS, batch_to, grid_columns, put_tiles, read_results, region_epe, variant_config, write_summary_csv
@@ -148,46 +148,38 @@ def run_one(spec: dict) -> dict:
     return entry
 
 # %% ../nbs/13a_ablation_runner.ipynb #b417248e
-def _pos(kind):
-    def f(s):
-        try: v = kind(s)
-        except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {s!r}")
-        if not v > 0: raise argparse.ArgumentTypeError(f"must be positive, got {s!r}")
-        return v
-    return f
-
 def ablation_parser() -> argparse.ArgumentParser:
+    from structflow.core import size_arg, POSITIVE_INT, COUNT, POSITIVE, device_arg  # the argument types every command shares
     p = argparse.ArgumentParser(prog='structflow ablation', description="Reproduce the paper's ablation study (Table 3, Figure 6) on "
                                 "synthetic data with true flow: Full, w/o Part, w/o HDCB, w/o PNB, trained alike, evaluated on the test split.")
     p.add_argument('--out', required=True, help='results folder (results.json, summary.csv, figure6.png; small, to commit)')
     p.add_argument('--work', help='folder for the dataset and checkpoints (default: OUT/work, ignored by git)')
     p.add_argument('--preset', default='tiny', choices=list(TRAIN_PRESETS), help='training preset (model + schedule)')
     p.add_argument('--recipe', default='ours', choices=list(RECIPES), help="'ours' (the preset's generator with our additions; default) or 'paper' (the paper's generator alone)")
-    p.add_argument('--budget', type=_pos(float), help='minutes per run (both stages)')
-    p.add_argument('--steps', type=_pos(int), help="steps per run (both stages; stage 1 gets the preset's share)")
-    p.add_argument('--steps1', type=_pos(int), help='stage-1 steps per run (with --steps2, instead of --steps)')
-    p.add_argument('--steps2', type=_pos(int), help='stage-2 steps per run')
-    p.add_argument('--seeds', type=_pos(int), default=3, help='seeds 0..K-1 for Full and w/o Part (default 3)')
+    p.add_argument('--budget', type=POSITIVE, help='minutes per run (both stages)')
+    p.add_argument('--steps', type=POSITIVE_INT, help="steps per run (both stages; stage 1 gets the preset's share)")
+    p.add_argument('--steps1', type=POSITIVE_INT, help='stage-1 steps per run (with --steps2, instead of --steps)')
+    p.add_argument('--steps2', type=POSITIVE_INT, help='stage-2 steps per run')
+    p.add_argument('--seeds', type=POSITIVE_INT, default=3, help='seeds 0..K-1 for Full and w/o Part (default 3)')
     p.add_argument('--all-seeds', action='store_true', help='every seed for w/o HDCB and w/o PNB too (default: the first seed only)')
     p.add_argument('--variants', default=','.join(VARIANTS), help=f"comma-separated subset of {','.join(VARIANTS)}")
-    from structflow.core import size_arg  # the project's one HxW parser
     p.add_argument('--size', type=size_arg, help="image size HxW (default: the preset's)")
-    p.add_argument('--identities', type=_pos(int), default=300, help='synthetic people (train + test; 10%% are test people; default 300)')
-    p.add_argument('--poses', type=_pos(int), default=4, help='poses per person, K*(K-1) pairs each (default 4)')
-    p.add_argument('--data-seed', type=int, default=0, help='seed of the synthetic dataset (default 0)')
-    p.add_argument('--eval-pairs', type=_pos(int), default=600, help='evaluate on the first N test pairs (default 600; keeps the results small)')
-    p.add_argument('--grid-pairs', type=int, default=4, help='test pairs in figure6.png (default 4; 0: no grid)')
-    p.add_argument('--batch-size', type=_pos(int), help="training batch size (default: the preset's)")
-    p.add_argument('--lr', type=_pos(float), help="learning rate (default: the preset's)")
-    p.add_argument('--eval-batch-size', type=_pos(int), default=16, help='pairs per batch in the evaluation (default 16)')
+    p.add_argument('--identities', type=POSITIVE_INT, default=300, help='synthetic people (train + test; 10%% are test people; default 300)')
+    p.add_argument('--poses', type=POSITIVE_INT, default=4, help='poses per person, K*(K-1) pairs each (default 4)')
+    p.add_argument('--data-seed', type=COUNT, default=0, help='seed of the synthetic dataset (default 0)')
+    p.add_argument('--eval-pairs', type=POSITIVE_INT, default=600, help='evaluate on the first N test pairs (default 600; keeps the results small)')
+    p.add_argument('--grid-pairs', type=COUNT, default=4, help='test pairs in figure6.png (default 4; 0: no grid)')
+    p.add_argument('--batch-size', type=POSITIVE_INT, help="training batch size (default: the preset's)")
+    p.add_argument('--lr', type=POSITIVE, help="learning rate (default: the preset's)")
+    p.add_argument('--eval-batch-size', type=POSITIVE_INT, default=16, help='pairs per batch in the evaluation (default 16)')
     p.add_argument('--vgg-weights', help="VGG19 for the losses: 'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet', a path, or 'random'")
     p.add_argument('--allow-random-vgg', action='store_true', help='fall back to a random VGG19 when no weights are found (recorded)')
     p.add_argument('--lpips-weights', default='auto', help="AlexNet weights for LPIPS: 'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet' or a path")
     p.add_argument('--fid-weights', default='auto', help="Inception weights for FID: 'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet' or a path")
-    p.add_argument('--device', default='auto', help="'auto', 'cpu', 'cuda', 'cuda:1', ...")
-    p.add_argument('--jobs', type=_pos(int), default=1, help='runs trained at the same time, in separate processes (default 1)')
-    p.add_argument('--workers', type=int, help='data-loading processes per run (default: the preset\'s)')
-    p.add_argument('--synth-workers', type=_pos(int), default=max(1, (os.cpu_count() or 1) - 1), help='processes rendering the dataset (default: the cores but one)')
+    p.add_argument('--device', default='auto', type=device_arg, help="'auto', 'cpu', 'cuda', 'cuda:1', ...")
+    p.add_argument('--jobs', type=POSITIVE_INT, default=1, help='runs trained at the same time, in separate processes (default 1)')
+    p.add_argument('--workers', type=COUNT, help='data-loading processes per run (default: the preset\'s)')
+    p.add_argument('--synth-workers', type=POSITIVE_INT, default=max(1, (os.cpu_count() or 1) - 1), help='processes rendering the dataset (default: the cores but one)')
     p.add_argument('--dry-run', action='store_true', help='print the plan and exit')
     p.add_argument('--quiet', action='store_true', help='only the summary lines')
     return p
@@ -237,7 +229,7 @@ def _new_results(settings: dict) -> dict:
 
 def _check_settings(res: dict, settings: dict, path):
     "Refuse to mix runs of different settings into one results folder."
-    old = res['settings']
+    old = dict(res['settings'], train=upgrade_config(res['settings']['train'], full=True))  # results from before `arch` compare in today's names
     diff = [k for k in ('preset', 'data', 'eval_pairs') if old.get(k) != settings[k]]
     diff += [f'train.{k}' for k in sorted(set(old['train']) | set(settings['train'])) if old['train'].get(k) != settings['train'].get(k)]
     if diff: raise ValueError(f"{path} holds results of other settings (differs in: {', '.join(diff)}); "

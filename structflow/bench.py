@@ -432,20 +432,20 @@ def bench_markdown(results: dict, details: bool = False) -> str:
 
 # %% ../nbs/14b_bench.ipynb #ecb0d6d1
 def bench_parser() -> argparse.ArgumentParser:
+    from structflow.core import size_arg, POSITIVE_INT, COUNT, POSITIVE, device_arg  # the argument types every command shares
     p = argparse.ArgumentParser(prog='structflow bench', description='Measure training and inference speed, memory, FLOPs, data generation and loading '
                                 'for training presets; print a markdown table, optionally write JSON (+ .md next to it).')
     p.add_argument('--preset', nargs='+', action='extend', metavar='P', help='training presets (default: tiny demo on CPU; tiny demo market deepfashion on CUDA)')
     p.add_argument('--json', metavar='OUT', help='write the results to this JSON file (and the table to OUT with .md)')
-    p.add_argument('--device', default='auto', help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'")
-    p.add_argument('--batch-size', type=int, help="training batch (default: each preset's)")
-    p.add_argument('--steps', type=int, help='timed steps per stage (default 10 on CUDA, 5 on CPU; --quick 5 / 3)')
-    p.add_argument('--warmup', type=int, help='untimed steps before timing (default 3 / 2; --quick 2 / 1)')
-    p.add_argument('--batches', type=int, help='distinct batches kept on the device (default 3; --quick 2)')
-    from structflow.core import size_arg  # the project's one HxW parser
+    p.add_argument('--device', default='auto', type=device_arg, help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'")
+    p.add_argument('--batch-size', type=POSITIVE_INT, help="training batch (default: each preset's)")
+    p.add_argument('--steps', type=POSITIVE_INT, help='timed steps per stage (default 10 on CUDA, 5 on CPU; --quick 5 / 3)')
+    p.add_argument('--warmup', type=COUNT, help='untimed steps before timing (default 3 / 2; --quick 2 / 1)')
+    p.add_argument('--batches', type=POSITIVE_INT, help='distinct batches kept on the device (default 3; --quick 2)')
     p.add_argument('--size', type=size_arg, help="image size HxW (default: each preset's)")
     p.add_argument('--data', help='dataset folder (default: render synthetic data at each preset\'s size into a temporary folder)')
-    p.add_argument('--workers', type=int, help="data-loading processes (default: each preset's)")
-    p.add_argument('--infer-batch', type=int, help='batch of the inference throughput (default: 4x the training batch on CUDA, the training batch on CPU)')
+    p.add_argument('--workers', type=COUNT, help="data-loading processes (default: each preset's)")
+    p.add_argument('--infer-batch', type=POSITIVE_INT, help='batch of the inference throughput (default: 4x the training batch on CUDA, the training batch on CPU)')
     p.add_argument('--compile', action='store_true', help='also measure with torch.compile')
     p.add_argument('--ablate-gpu-opts', action='store_true', help='also measure without bf16, without channels_last, with cudnn.benchmark')
     g = p.add_mutually_exclusive_group()
@@ -454,8 +454,8 @@ def bench_parser() -> argparse.ArgumentParser:
     p.add_argument('--profile', action='store_true', help='profile a CPU training step of the demo preset (128x64, batch 8) by module')
     p.add_argument('--before-after', action='store_true', help='measure the built-in speed-ups and the proposals (demo preset, 128x64, batch 8)')
     p.add_argument('--quick', action='store_true', help='fewer steps, shorter time boxes')
-    p.add_argument('--time-limit', type=float, metavar='S', help='seconds for the whole benchmark; later phases are skipped (and say so)')
-    p.add_argument('--loader-seconds', type=float, help='seconds per loader measurement (default 4; --quick 2)')
+    p.add_argument('--time-limit', type=POSITIVE, metavar='S', help='seconds for the whole benchmark; later phases are skipped (and say so)')
+    p.add_argument('--loader-seconds', type=POSITIVE, help='seconds per loader measurement (default 4; --quick 2)')
     p.add_argument('--quiet', action='store_true', help='no progress lines (stderr)')
     return p
 
@@ -485,7 +485,7 @@ def bench_cli(argv: list[str] | None = None) -> int:
     if not results: return rc or 1
     md = bench_markdown(results, details=True)
     print(md)
-    if a.json: Path(a.json).with_suffix('.md').write_text(md + '\n')
+    if a.json: Path(a.json).with_suffix('.md').write_text(md + '\n', encoding='utf-8', errors='surrogateescape')
     return rc or (1 if results['errors'] or _skipped(results) else 0)
 
 def _skipped(results) -> bool:

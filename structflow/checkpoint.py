@@ -10,16 +10,21 @@ from pathlib import Path
 import numpy as np
 import torch
 from .generator import make_generator, ModelConfig, Generator
+from .runs import OutputError
 
 # %% auto #0
-__all__ = ['PRETRAINED_DIR', 'atomic_save', 'read_checkpoint', 'rng_state', 'set_rng_state', 'write_json', 'machine_info',
-           'model_file', 'load_model', 'available_pretrained', 'load_pretrained']
+__all__ = ['MAX_TENSOR', 'PRETRAINED_DIR', 'atomic_save', 'read_checkpoint', 'check_contents', 'fit_state_dict', 'rng_state',
+           'set_rng_state', 'write_json', 'machine_info', 'model_file', 'load_model', 'available_pretrained',
+           'load_pretrained']
 
 # %% ../nbs/09c_checkpoint.ipynb #342c67c2
 def atomic_save(obj, path) -> Path:
     "torch.save `obj` to `path` atomically (temporary file, fsync, rename, fsync of the folder)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent)
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent)
+    except OSError as e: raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
     try:
         umask = os.umask(0); os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual permissions
@@ -27,8 +32,10 @@ def atomic_save(obj, path) -> Path:
             torch.save(obj, f)
             f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
+        if isinstance(e, OSError):  # a full disk, a lost mount, permissions: one line, and the file that was there is intact
+            raise OutputError(f"{path}: cannot write ({e.strerror or e}); {'the file there before is unchanged' if path.exists() else 'nothing was written'}") from None
         raise
     with contextlib.suppress(OSError):  # make the rename durable (not possible on every platform)
         dfd = os.open(path.parent, os.O_RDONLY)
@@ -41,6 +48,11 @@ def read_checkpoint(path) -> dict:
     import pickle
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"checkpoint {path} does not exist")
+    with open(path, 'rb') as f: head = f.read(8)
+    if not (head.startswith(b'PK\x03\x04') or head[:1] == b'\x80'):  # torch.save writes a zip archive (or, before torch 1.6, a pickle)
+        kind = next((k for m, k in ((b'\x89PNG', 'a PNG image'), (b'\xff\xd8', 'a JPEG image'), (b'{', 'JSON text'), (b'[', 'JSON text'))
+                     if head.lstrip().startswith(m)), 'an empty file' if not head else 'some other kind of file')
+        raise ValueError(f"{path}: not a structflow checkpoint: it is {kind}, not a file written by torch.save")
     try: ck = torch.load(path, map_location='cpu', weights_only=True)  # tensors and plain Python values only: loading runs no code
     except pickle.UnpicklingError as e:
         raise ValueError(f"{path}: refused: this file holds Python objects whose loading would run code from the file; structflow "
@@ -53,7 +65,61 @@ def read_checkpoint(path) -> dict:
             'elapsed', 'rng'] if ck['format'] == 'structflow-train' else ['model_config', 'generator']
     missing = [k for k in need if k not in ck]
     if missing: raise ValueError(f"{path}: a {ck['format']} checkpoint without {', '.join(missing)}: truncated or not written by structflow")
+    check_contents(ck, path)
     return ck
+
+MAX_TENSOR = 2 ** 31  # elements: far above any structflow network's largest weight
+
+def check_contents(ck: dict, path):
+    "Raise ValueError naming the file and the entry when a checkpoint's entries have the wrong types, or tensors claim more than the file holds."
+    bad = lambda what: ValueError(f"{path}: not a valid structflow checkpoint: {what}")
+    def tensors(name, d, depth=0):
+        if isinstance(d, torch.Tensor):
+            if d.numel() > MAX_TENSOR or d.numel() * d.element_size() > d.untyped_storage().nbytes():
+                raise bad(f"{name} claims {d.numel():,} elements, more than the file stores (an expanded or oversized tensor)")
+        elif isinstance(d, dict):
+            for k, v in d.items(): tensors(f"{name}.{k}", v, depth + 1)
+        elif isinstance(d, (list, tuple)):
+            for i, v in enumerate(d): tensors(f"{name}[{i}]", v, depth + 1)
+    mc = ck['model_config']
+    if not isinstance(mc, dict): raise bad(f"model_config is a {type(mc).__name__}, not a mapping")
+    try: cfg = ModelConfig(**mc)
+    except (TypeError, ValueError) as e: raise bad(f"model_config: {e}") from None
+    size = cfg.size
+    if not (isinstance(size, tuple) and len(size) == 2 and all(isinstance(v, int) and 8 <= v <= 8192 for v in size)):
+        raise bad(f"model_config.size {size!r} is not an image size (two integers from 8 to 8192)")
+    nets = ('generator', 'discriminator') if ck['format'] == 'structflow-train' else ('generator',)
+    for k in nets:
+        sd = ck[k]
+        if not isinstance(sd, dict) or not all(isinstance(n, str) and isinstance(t, torch.Tensor) for n, t in sd.items()):
+            raise bad(f"{k} is not a mapping of parameter names to tensors")
+    if ck['format'] == 'structflow-train':
+        if not isinstance(ck['config'], dict): raise bad(f"config is a {type(ck['config']).__name__}, not a mapping")
+        for k in ('step', 'epoch', 'consumed'):
+            if not (isinstance(ck[k], int) and not isinstance(ck[k], bool) and ck[k] >= 0): raise bad(f"{k} is {ck[k]!r}, not a count")
+        if ck['stage1_end'] is not None and not (isinstance(ck['stage1_end'], int) and ck['stage1_end'] >= 0): raise bad(f"stage1_end is {ck['stage1_end']!r}")
+        if not (isinstance(ck['elapsed'], (int, float)) and ck['elapsed'] >= 0): raise bad(f"elapsed is {ck['elapsed']!r}, not seconds")
+        for k in ('opt_flow', 'opt_g', 'opt_d'):
+            o = ck[k]
+            if not (isinstance(o, dict) and isinstance(o.get('state'), dict) and isinstance(o.get('param_groups'), list)):
+                raise bad(f"{k} is not an optimiser state (a mapping with 'state' and 'param_groups')")
+        r = ck['rng']
+        if not (isinstance(r, dict) and isinstance(r.get('python'), dict) and isinstance(r.get('numpy'), dict) and isinstance(r.get('torch'), torch.Tensor)
+                and isinstance(r['python'].get('state'), torch.Tensor) and isinstance(r['numpy'].get('keys'), torch.Tensor)):
+            raise bad("rng is not the random states structflow writes")
+    for k in (*nets, *(('opt_flow', 'opt_g', 'opt_d', 'rng') if ck['format'] == 'structflow-train' else ())): tensors(k, ck[k])
+
+def fit_state_dict(module: torch.nn.Module, sd: dict, path, what: str = 'generator'):
+    "module.load_state_dict(sd), with a mismatch told in one line naming the file (how many entries are missing, unexpected, of another shape)."
+    own = module.state_dict()
+    missing, extra = [k for k in own if k not in sd], [k for k in sd if k not in own]
+    shapes = [k for k in own if k in sd and tuple(own[k].shape) != tuple(sd[k].shape)]
+    if missing or extra or shapes:
+        first = (f"e.g. {shapes[0]} is {tuple(sd[shapes[0]].shape)} in the file, {tuple(own[shapes[0]].shape)} in the model" if shapes else
+                 f"e.g. {missing[0]} is missing" if missing else f"e.g. {extra[0]} is not in the model")
+        raise ValueError(f"{path}: its {what} weights do not fit the model its configuration describes: {len(missing)} missing, "
+                         f"{len(extra)} unexpected, {len(shapes)} of another shape ({first})")
+    module.load_state_dict(sd)
 
 def rng_state() -> dict:
     "The Python, NumPy and torch random states as tensors and plain values (loadable with weights_only=True)."
@@ -117,8 +183,7 @@ def load_model(path,  # last.pt, model.pt, a run folder, or the name of a shippe
                                   ', '.join(f'{k} {a} (checkpoint) vs {b} (expected)' for k, (a, b) in diff.items()))
     G = make_generator(mc)
     sd = {k: v.float() if v.is_floating_point() else v for k, v in ck['generator'].items()}
-    try: G.load_state_dict(sd)
-    except RuntimeError as e: raise ValueError(f"{path}: weights do not fit the model described in the checkpoint ({e})") from e
+    fit_state_dict(G, sd, path)
     meta = {k: v for k, v in ck.items() if k not in ('generator', 'discriminator', 'opt_flow', 'opt_g', 'opt_d', 'rng')}
     meta['path'] = str(path)
     return G.to(device).eval(), meta

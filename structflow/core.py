@@ -8,11 +8,13 @@ import os, random
 from pathlib import Path
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 # %% auto #0
-__all__ = ['IN_TEST', 'SAMPLES', 'IMAGE_SIZES', 'set_seed', 'get_device', 'to_tensor', 'to_uint8', 'to_pil', 'show_image',
-           'get_grid', 'show_images', 'parse_size', 'size_arg', 'norm_layer', 'conv_block', 'count_params']
+__all__ = ['IN_TEST', 'SAMPLES', 'EXIF_ORIENTATION', 'IMAGE_SIZES', 'POSITIVE_INT', 'COUNT', 'POSITIVE', 'NONNEGATIVE',
+           'set_seed', 'get_device', 'exif_rotation', 'upright', 'upright_size', 'to_tensor', 'to_uint8', 'to_pil',
+           'show_image', 'get_grid', 'show_images', 'parse_size', 'size_arg', 'number_arg', 'device_arg', 'norm_layer',
+           'conv_block', 'count_params']
 
 # %% ../nbs/00_core.ipynb #da2f47f3
 IN_TEST = bool(os.environ.get('IN_TEST'))  # True while nbdev_test runs the notebooks
@@ -35,9 +37,15 @@ def get_device(name: str | None = None,  # 'cpu', 'cuda', 'cuda:1', 'mps' or Non
               ) -> torch.device:
     "The device to compute on: the requested one, else CUDA, else MPS, else CPU."
     if name not in (None, '', 'auto'):
-        dev = torch.device(name)
+        try: dev = torch.device(name)
+        except (RuntimeError, TypeError): raise ValueError(f"unknown device {name!r}: use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'") from None
         if dev.type == 'cuda' and not torch.cuda.is_available():
             raise ValueError(f"device {name!r} requested but CUDA is not available on this machine")
+        if dev.type == 'cuda' and dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r} requested but this machine has {torch.cuda.device_count()} CUDA device(s)")
+        if dev.type == 'mps' and not (getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()):
+            raise ValueError(f"device {name!r} requested but MPS is not available on this machine")
+        if dev.type not in ('cpu', 'cuda', 'mps'): raise ValueError(f"device {name!r}: structflow computes on 'cpu', 'cuda' or 'mps'")
         return dev
     if torch.cuda.is_available(): return torch.device('cuda')
     if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available():
@@ -45,11 +53,27 @@ def get_device(name: str | None = None,  # 'cpu', 'cuda', 'cuda:1', 'mps' or Non
     return torch.device('cpu')
 
 # %% ../nbs/00_core.ipynb #1220bc6f
+EXIF_ORIENTATION = 0x0112  # the EXIF tag a camera sets when it stores a photo turned
+
+def exif_rotation(im: Image.Image) -> int:
+    "The image's EXIF orientation (1: stored upright; 2-8: a viewer turns or mirrors it; 1 when absent or unreadable)."
+    try: o = int(im.getexif().get(EXIF_ORIENTATION, 1))
+    except Exception: return 1
+    return o if 2 <= o <= 8 else 1
+
+def upright(im: Image.Image) -> Image.Image:
+    "The image as a photo viewer (and OpenCV, and so OpenPose) shows it: its EXIF orientation applied; unchanged without one."
+    return ImageOps.exif_transpose(im) if exif_rotation(im) != 1 else im
+
+def upright_size(im: Image.Image) -> tuple:
+    "(H, W) of the upright image, from the header only."
+    return (im.width, im.height) if exif_rotation(im) in (5, 6, 7, 8) else (im.height, im.width)  # a quarter turn swaps the sides
+
 def to_tensor(img,  # PIL image, path, or uint8 array (H,W,3) / (H,W)
              ) -> torch.Tensor:
     "Image -> float tensor (3,H,W) in [-1,1]."
     if isinstance(img, (str, os.PathLike)):
-        with Image.open(img) as im: img = im.convert('RGB')
+        with Image.open(img) as im: img = upright(im).convert('RGB')
     if isinstance(img, Image.Image): img = np.array(img.convert('RGB'))  # a writable copy (torch warns on read-only arrays)
     arr = np.asarray(img)
     if arr.dtype != np.uint8: raise TypeError(f"expected uint8 pixels, got {arr.dtype}")
@@ -152,6 +176,38 @@ def size_arg(text):
     import argparse
     try: return parse_size(text)
     except ValueError as e: raise argparse.ArgumentTypeError(str(e))
+
+# %% ../nbs/00_core.ipynb #2260af71
+def number_arg(kind=int,  # int or float
+               low=None,  # smallest value allowed (None: no bound)
+               high=None,  # largest value allowed (None: no bound)
+               strict: bool = False,  # True: `low` itself is not allowed (a positive number: low=0, strict=True)
+              ):
+    "argparse type for a number in a range: one checked meaning per flag, shared by every command, refused at parse time."
+    import argparse, math
+    what = 'an integer' if kind is int else 'a number'
+    rng = (f"> {low}" if strict else f">= {low}") if low is not None else ''
+    rng += (' and ' if rng and high is not None else '') + (f"<= {high}" if high is not None else '')
+    def parse(text):
+        try: v = kind(text)
+        except (TypeError, ValueError): raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if kind is float and not math.isfinite(v): raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if (low is not None and (v <= low if strict else v < low)) or (high is not None and v > high):
+            raise argparse.ArgumentTypeError(f"must be {rng}, got {text!r}")
+        return v
+    parse.__name__ = f"{kind.__name__}{' ' + rng if rng else ''}"  # argparse names the type in its messages
+    return parse
+
+POSITIVE_INT, COUNT, POSITIVE = number_arg(int, 0, strict=True), number_arg(int, 0), number_arg(float, 0, strict=True)  # > 0, >= 0, > 0.0
+NONNEGATIVE = number_arg(float, 0)  # >= 0.0
+
+def device_arg(text):
+    "argparse type for a device: `get_device`'s checks at parse time ('auto' stays 'auto')."
+    import argparse
+    if text in ('', 'auto'): return 'auto'
+    try: get_device(text)
+    except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 # %% ../nbs/00_core.ipynb #2f6310b8
 import torch.nn as nn

@@ -32,8 +32,10 @@ class DataError(ValueError):
 def _read_lines(path) -> list[str]:
     "Lines of a text file (BOM stripped); errors name the file."
     path = Path(path)
+    if path.is_dir(): raise DataError("is a folder, not a file", path)
     if not path.is_file(): raise FileNotFoundError(f"{path}: file not found")
-    raw = path.read_bytes()
+    try: raw = path.read_bytes()
+    except OSError as e: raise DataError(f"cannot read ({e.strerror or e})", path) from None
     try: text = raw.decode('utf-8')
     except UnicodeDecodeError as e:  # Latin-1 or cp1252 from a spreadsheet, say: name the line and byte
         raise DataError(f"not UTF-8 text (byte 0x{raw[e.start]:02x}); save the file as UTF-8", path, raw[:e.start].count(b'\n') + 1) from None

@@ -9,6 +9,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
+from PIL import Image
+from .core import exif_rotation
 from .pose import MISSING, present
 from .data import DataError, joint_problems, scan_annotations, scan_pairs
 from .pair_dataset import find_split, annotation_candidates, image_dir_candidates, scan_truth, open_rgb, size_problems
@@ -33,18 +35,26 @@ class SplitReport:
 
 def _check_images(rep, kps, lines, ann_path, image_dir):
     "Every annotated image exists, decodes, and holds its joints; counts sizes."
-    files = {f for f in os.listdir(image_dir) if not f.startswith('.')}
-    images = {f for f in files if f.lower().endswith(IMAGE_EXTS)}
+    files = set(os.listdir(image_dir))  # the loader's listing: an annotated dot-file is found, as training finds it
+    images = {f for f in files if f.lower().endswith(IMAGE_EXTS) and not f.startswith('.')}
     rep.counts['images'], by_size = len(images), {}
     rep.counts['images without an annotation row'] = len(images - set(kps))
-    if len(files) > len(images): rep.notes.append(f"{len(files) - len(images)} files in {image_dir} are not images ({', '.join(IMAGE_EXTS)}) and were ignored")
+    others = {f for f in files - images if not f.startswith('.') or f in kps}
+    if others - set(kps): rep.notes.append(f"{len(others - set(kps))} files in {image_dir} are not images ({', '.join(IMAGE_EXTS)}) and were ignored")
+    turned = []
     for n, k in kps.items():
         if n not in files: rep.problems.append(str(DataError(f"image {n!r} not found in {image_dir}", ann_path, lines[n]))); continue
-        try: size = open_rgb(image_dir / n).size[::-1]  # the loader's own decoding
+        try:
+            with Image.open(image_dir / n) as im:
+                if exif_rotation(im) != 1: turned.append(n)
+            size = open_rgb(image_dir / n).size[::-1]  # the loader's own decoding
         except DataError as e: rep.problems.append(str(e)); continue
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e: rep.problems.append(str(DataError(f"cannot read image ({type(e).__name__}: {e})", image_dir / n))); continue
         rep.sizes[size] += 1; by_size.setdefault(size, []).append(n)
         bad = joint_problems(k, size)
         if bad: rep.problems.append(str(DataError('; '.join(bad), ann_path, lines[n])))
+    if turned: rep.notes.append(f"{len(turned)} images are stored turned (EXIF orientation; first: {turned[0]!r}); structflow reads them upright, "
+                                f"as viewers and OpenCV show them: their keypoints must be in that upright frame")
     rep.problems += [str(p) for p in size_problems(by_size, image_dir, ann_path, lines)]
     if by_size: _frame_report(rep, kps, max(by_size, key=lambda s: len(by_size[s])), ann_path)
 
@@ -86,7 +96,16 @@ def check_split(root,  # dataset folder
     pairs, plines = [], []
     if pairs_path is None: rep.notes.append(f"no pairs file ({prefix}-pairs-{split}.csv): PairDataset cannot serve this split until one exists")
     else:
-        pairs, plines, problems = scan_pairs(pairs_path, kps, ann, invalid); rep.problems += [str(p) for p in problems]
+        try: pairs, plines, problems = scan_pairs(pairs_path, kps, ann, invalid)
+        except (OSError, DataError) as e: pairs, plines, problems = [], [], [e]
+        rep.problems += [str(p) for p in problems]
+        seen, dup, same = {}, [], []
+        for (a, b), l in zip(pairs, plines):
+            if a == b: same.append(l)
+            if (a, b) in seen: dup.append((l, seen[(a, b)]))
+            seen.setdefault((a, b), l)
+        if dup: rep.warnings.append(f"{pairs_path}: {len(dup)} pairs are listed twice (first: line {dup[0][0]} repeats line {dup[0][1]}); they count twice in training and evaluation")
+        if same: rep.warnings.append(f"{pairs_path}: {len(same)} pairs map an image to itself (first: line {same[0]}); such a pair teaches and measures nothing")
     rep.counts['pairs'] = len(pairs)
     rep.counts['pairs skipped'] = sum(a in empty or b in empty for a, b in pairs)
     if image_dir is None:

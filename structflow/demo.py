@@ -16,7 +16,7 @@ from .warp import show_flow, resize_flow, warp
 from .pnb import show_relation
 from .generator import make_inputs
 from .pair_dataset import PairDataset
-from .train import get_train_config, train, ensure_synthetic, DEMO_STEPS2
+from .train import get_train_config, train, ensure_synthetic, DEMO_STEPS2, TRAIN_PRESETS
 from .checkpoint import load_model, write_json, machine_info, load_pretrained
 from .evaluate import evaluate, metrics_table
 
@@ -101,7 +101,7 @@ def run_demo(out='structflow-demo',  # run folder
              steps: tuple | None = None,  # (stage-1, stage-2) steps; None: DEMO_STEPS[recipe]
              identities: int = 300,  # synthetic identities (about 10% held out)
              seed: int = 0,
-             vgg_weights: str = 'cache',  # 'cache' (the torch hub cache, never a download), 'auto' (download when online), a path, or 'random'
+             vgg_weights: str | None = None,  # None: the demo preset's; 'cache' (the torch hub cache, never a download), 'auto' (download when online), a path, or 'random'
              flow_sup: float | None = None,  # weight of the true-flow supervision (ours); None: the demo preset's
              quick: bool = False,  # smoke test: tiny data and a few steps
              log=print,
@@ -116,7 +116,8 @@ def run_demo(out='structflow-demo',  # run folder
     t0 = time.time()
     s1, s2 = steps or ((20, 20) if quick else DEMO_STEPS[recipe])
     if quick: identities = min(identities, 24)
-    cfg = get_train_config('demo', recipe=recipe, seed=seed, vgg_weights=vgg_weights, steps1=s1, steps2=s2, synth_identities=identities,
+    cfg = get_train_config('demo', recipe=recipe, seed=seed, steps1=s1, steps2=s2, synth_identities=identities,
+                           **({'vgg_weights': vgg_weights} if vgg_weights is not None else {}),
                            **({'flow_sup': flow_sup} if flow_sup is not None else {}))
     log(f'[1/4] rendering {identities} synthetic identities x {cfg.synth_poses} poses at 128x64 into {out / "data"}')
     ensure_synthetic(out / 'data', cfg.model_config().size, identities, cfg.synth_poses, seed, quiet=True)
@@ -197,7 +198,7 @@ def write_report(out, metrics: dict, res1: dict, res: dict):
         lines += [f'Measured: {l}.' for l in vl[1:]] + ([''] if vl[1:] else [])
     last = sorted((out / 'samples').glob('*.png'))
     if last: lines += ['Training samples (source | target pose | generated | target | flows):', '', f'![samples](samples/{last[-1].name})', '']
-    (out / 'report.md').write_text('\n'.join(lines))
+    (out / 'report.md').write_text('\n'.join(lines), encoding='utf-8', errors='surrogateescape')  # paths survive, whatever bytes they hold
 def estimate_line(cfg, out) -> str:
     "How long the training should take, from the speed of a few steps of each stage on a throwaway copy of the run (a few seconds)."
     import tempfile, shutil
@@ -247,15 +248,16 @@ def verdict_lines(v: dict,  # `figure_verdicts` result
 
 # %% ../nbs/15_demo.ipynb #769ef5a7
 def demo_cli(argv=None) -> int:
+    from structflow.core import POSITIVE_INT, COUNT, NONNEGATIVE  # the argument types every command shares
     p = argparse.ArgumentParser(prog='structflow demo', description='Synthetic data -> two-stage training -> evaluation -> report, on a CPU.')
     p.add_argument('--out', default='structflow-demo', help='run folder (default ./structflow-demo)')
     p.add_argument('--recipe', choices=list(DEMO_STEPS), default='ours', help="'ours' (the paper's generator with our additions; default) or 'paper' (the paper's alone)")
-    p.add_argument('--steps1', type=int, help="stage-1 steps (default: the recipe's, DEMO_STEPS)")
-    p.add_argument('--steps2', type=int, help="stage-2 steps (default: the recipe's)")
-    p.add_argument('--identities', type=int, default=300, help='synthetic identities (default 300)')
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--vgg-weights', default='cache', help="'cache' (the torch hub cache's ImageNet weights if there, never a download), 'auto' (download them when online), a local path, or 'random'")
-    p.add_argument('--flow-sup', type=float, help='weight of the true-flow supervision (ours; 0 = the paper\'s losses only)')
+    p.add_argument('--steps1', type=COUNT, help="stage-1 steps (default: the recipe's, DEMO_STEPS)")
+    p.add_argument('--steps2', type=COUNT, help="stage-2 steps (default: the recipe's)")
+    p.add_argument('--identities', type=POSITIVE_INT, default=300, help='synthetic identities (default 300)')
+    p.add_argument('--seed', type=COUNT, default=0)
+    p.add_argument('--vgg-weights', help=f"'cache' (the torch hub cache's ImageNet weights if there, never a download), 'auto' (download them when online), a local path, or 'random' (default: the demo preset's, {TRAIN_PRESETS['demo'].vgg_weights!r})")
+    p.add_argument('--flow-sup', type=NONNEGATIVE, help='weight of the true-flow supervision (ours; 0 = the paper\'s losses only)')
     p.add_argument('--quick', action='store_true', help='a smoke test of the whole pipeline (about two minutes)')
     p.add_argument('--require-learning', action='store_true', help='exit 1 unless the model learned by every check of the report')
     p.add_argument('--overwrite', action='store_true', help='start anew in an --out that holds a run (replacing it)')
@@ -265,6 +267,9 @@ def demo_cli(argv=None) -> int:
         if v is not None and v < (1 if k != 'steps1' else 0): p.error(f"--{k} must be at least {1 if k != 'steps1' else 0}, got {v}")
     d1, d2 = DEMO_STEPS[a.recipe]
     steps = None if a.steps1 is None and a.steps2 is None else (d1 if a.steps1 is None else a.steps1, d2 if a.steps2 is None else a.steps2)
-    try: m = run_demo(a.out, a.recipe, steps, a.identities, a.seed, a.vgg_weights, a.flow_sup, a.quick, overwrite=a.overwrite)
-    except FileExistsError as e: print(f'structflow demo: error: {e}', file=sys.stderr); return 2
+    from structflow.runs import check_output
+    try:
+        check_output(a.out, 'dir', what='demo folder')  # before any work, not after it
+        m = run_demo(a.out, a.recipe, steps, a.identities, a.seed, a.vgg_weights, a.flow_sup, a.quick, overwrite=a.overwrite)
+    except (FileExistsError, ValueError) as e: print(f'structflow demo: error: {e}', file=sys.stderr); return 2
     return 1 if a.require_learning and not all(b['yes'] for b in m['learned']) else 0

@@ -14,8 +14,8 @@ from .metrics import flow_epe, image_metrics, masked_metrics, pose_mask, visibil
 from .lpips_fid import FID, LPIPS
 
 # %% auto #0
-__all__ = ['BINS', 'composite', 'evaluate', 'real_features', 'metrics_table', 'pair_verdict', 'verdict_line', 'pairs_grid',
-           'image_saver', 'default_eval_dir', 'eval_cli']
+__all__ = ['BINS', 'composite', 'evaluate', 'real_features', 'metrics_table', 'pair_verdict', 'verdict_line', 'check_expected',
+           'pairs_grid', 'image_saver', 'default_eval_dir', 'eval_cli']
 
 # %% ../nbs/11b_evaluate.ipynb #22a8b96a
 BINS = {'small': (0.0, 0.05), 'medium': (0.05, 0.15), 'large': (0.15, float('inf'))}  # pose discrepancy / image height
@@ -200,37 +200,39 @@ def verdict_line(v: dict,  # `pair_verdict` result
 # %% ../nbs/11b_evaluate.ipynb #18a51a44
 def _eval_parser():
     import argparse
+    from structflow.generator import ARCHS
+    from structflow.core import POSITIVE_INT, COUNT, device_arg
     p = argparse.ArgumentParser(prog='structflow eval', description='Evaluate a checkpoint on a dataset split.')
     p.add_argument('--checkpoint', required=True, help='model.pt, last.pt, a run folder or the name of a shipped model')
     p.add_argument('--data', required=True, help='dataset folder')
     p.add_argument('--split', default='test')
     p.add_argument('--out', help='output folder, checked before any work (default: eval-<split> beside the checkpoint; for a shipped model, eval-<name>-<split> in the current folder)')
-    p.add_argument('--batch-size', type=int, default=16)
-    p.add_argument('--max-pairs', type=int, help='only the first N pairs')
-    p.add_argument('--preset', help='fail unless the checkpoint is of this model preset (structflow.generator.PRESETS)')
+    p.add_argument('--batch-size', type=POSITIVE_INT, default=16)
+    p.add_argument('--max-pairs', type=POSITIVE_INT, help='only the first N pairs')
+    p.add_argument('--arch', choices=list(ARCHS), help='fail unless the checkpoint is of this model architecture (structflow.generator.ARCHS)')
     p.add_argument('--size', help='fail unless the checkpoint is of this size, e.g. 128x64')
     p.add_argument('--lpips-weights', default='auto', help="AlexNet weights for LPIPS: 'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet' or a path")
     p.add_argument('--fid-weights', default='auto', help="Inception weights for FID: 'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet' or a path")
-    p.add_argument('--device', default='auto')
+    p.add_argument('--device', default='auto', type=device_arg)
     p.add_argument('--save-images', action='store_true', help='also write every generated image into OUT/images (FROM_2_TO_vis.png)')
-    p.add_argument('--grid', type=int, default=8, help='pairs in OUT/samples.png: source | target pose | generated | target (0: none)')
+    p.add_argument('--grid', type=COUNT, default=8, help='pairs in OUT/samples.png: source | target pose | generated | target (0: none)')
     p.add_argument('--protocol', default='structflow', choices=list(PROTOCOLS), help="how images become 8 bits and SSIM's data range: "
                    "'structflow' (rounded, L=255), 'patn' or 'gfla' (their scripts: truncated, L = the generated image's range)")
     p.add_argument('--quiet', action='store_true')
     return p
 
-def _check_expected(meta, path, preset=None, size=None):
-    "Raise when the checkpoint is not of the asked preset / size."
+def check_expected(meta, path, arch=None, size=None):
+    "Raise when the checkpoint is not of the asked architecture / size."
     from structflow.generator import get_config
     mc = meta['model_config']
     if size is not None:
         from structflow.core import parse_size
         want = parse_size(size)
         if tuple(mc['size']) != want: raise ValueError(f"{path}: checkpoint is for {mc['size'][0]}x{mc['size'][1]} images, not {size}")
-    if preset is not None:
-        ref = get_config(preset)
+    if arch is not None:
+        ref = get_config(arch)
         diff = [k for k in ('ch', 'flow_ch', 'max_ch', 'scales', 'enc_convs', 'flow_down') if tuple(np.atleast_1d(mc[k])) != tuple(np.atleast_1d(getattr(ref, k)))]
-        if diff: raise ValueError(f"{path}: checkpoint is not of preset {preset!r} (differs in {', '.join(diff)})")
+        if diff: raise ValueError(f"{path}: checkpoint is not of architecture {arch!r} (differs in {', '.join(diff)})")
 
 def pairs_grid(G, dataset, n: int = 8, device='cpu') -> np.ndarray:
     "uint8 picture of n pairs spread over the dataset, a row each: source | target pose | generated | target."
@@ -277,7 +279,7 @@ def eval_cli(argv=None) -> int:
     a = _eval_parser().parse_args(argv)
     try:
         G, meta = load_model(a.checkpoint)
-        _check_expected(meta, meta['path'], a.preset, a.size)
+        check_expected(meta, meta['path'], a.arch, a.size)
         out = check_output(a.out or default_eval_dir(meta['path'], a.split), 'dir', what='evaluation folder')  # before the work, not after
         ds = PairDataset(a.data, a.split, size=G.cfg.size, parts=G.cfg.parts, crop='auto')
     except (FileNotFoundError, ValueError) as e:
@@ -299,7 +301,8 @@ def eval_cli(argv=None) -> int:
     write_json(out / 'metrics.json', res)
     table = metrics_table(res)
     (out / 'metrics.md').write_text(f"# structflow eval\n\ncheckpoint `{meta['path']}`, data `{res['data']}` ({a.split}); "
-                                    f"protocol `{a.protocol}` (8-bit images {PROTOCOLS[a.protocol][0]}ed, SSIM range {PROTOCOLS[a.protocol][1]})\n\n" + table)
+                                    f"protocol `{a.protocol}` (8-bit images {PROTOCOLS[a.protocol][0]}ed, SSIM range {PROTOCOLS[a.protocol][1]})\n\n" + table,
+                                    encoding='utf-8', errors='surrogateescape')  # a path's bytes are written back as they are, whatever they hold
     wrote = [out / 'metrics.json', out / 'metrics.md'] + ([out / 'samples.png'] if a.grid > 0 else []) + ([out / 'images'] if a.save_images else [])
     print(table); print(f"wrote {', '.join(map(str, wrote))}")
     return 0

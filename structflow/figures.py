@@ -58,6 +58,13 @@ def figures_cli(argv=None) -> int:
     p = argparse.ArgumentParser(prog='structflow figures', description="Redraw the README's pictures from the shipped models.")
     p.add_argument('--out', default='images'); p.add_argument('--model', action='append', help='shipped model name (default: all)')
     a = p.parse_args(argv)
+    import sys
+    from structflow.runs import check_output
+    from structflow.checkpoint import available_pretrained
+    unknown = [m for m in a.model or [] if m not in available_pretrained()]
+    if unknown: p.error(f"--model {unknown[0]!r}: no such shipped model; choose from {', '.join(available_pretrained())}")
+    try: check_output(a.out, 'dir', what='figures folder')  # before any work, not after it
+    except ValueError as e: print(f'structflow figures: error: {e}', file=sys.stderr); return 2
     matplotlib.use('Agg')
     for f in make_figures(a.out, a.model): print(f'wrote {f}')
     return 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from .core import to_tensor, to_uint8
+from .core import to_tensor, to_uint8, upright, upright_size, exif_rotation
 from .runs import check_output
 from .pose import MISSING, present, check_keypoints, draw_pose
 from .pose_files import read_pose_file
@@ -80,7 +80,7 @@ def target_frame(own, target_image=None, target_size=None, source_size=None) -> 
     if own is not None: return tuple(own), 'stated in the pose file'
     if target_image is not None:
         try:
-            with Image.open(target_image) as im: return (im.height, im.width), f'of --target-image {target_image}'
+            with Image.open(target_image) as im: return upright_size(im), f'of --target-image {target_image}'
         except (OSError, ValueError) as e: raise ValueError(f"{target_image}: cannot read the target image ({e})") from None
     if target_size is not None: return tuple(target_size), 'given by --target-size'
     return tuple(source_size), "of the source image (assumed: give --target-size or --target-image if the pose comes from elsewhere)"
@@ -128,7 +128,9 @@ def generate_cli(argv=None) -> int:
         sp = Path(a.source)
         if not sp.is_file(): raise FileNotFoundError(f"source image {sp} does not exist")
         try:
-            with Image.open(sp) as im: img = im.convert('RGB')
+            with Image.open(sp) as im:
+                if exif_rotation(im) != 1: print(f"note: {sp} is stored turned (EXIF orientation {exif_rotation(im)}); read upright, as viewers show it", file=sys.stderr)
+                img = upright(im).convert('RGB')
         except Exception as e: raise ValueError(f"{sp}: cannot read the image ({e})") from e
         frame = (img.height, img.width)
         sk, own, where = pose_from(a.source_pose, image_name=sp.name)

@@ -21,7 +21,7 @@ from .hdcb import HybridDilatedConv
 from .pnb import PyramidNonLocal
 
 # %% auto #0
-__all__ = ['ADDITIONS', 'PAPER', 'OURS', 'PRESETS', 'ModelConfig', 'get_config', 'make_inputs', 'example_pose_at', 'Encoder',
+__all__ = ['ADDITIONS', 'PAPER', 'OURS', 'ARCHS', 'ModelConfig', 'get_config', 'make_inputs', 'example_pose_at', 'Encoder',
            'PoseEncoder', 'LocalWarping', 'GlobalFusion', 'Decoder', 'Generator', 'ResBlockDown', 'Discriminator',
            'build_discriminator', 'architecture_shapes', 'show_architecture', 'CopyDecoder', 'StructflowGenerator',
            'make_generator', 'build_generator']
@@ -35,8 +35,8 @@ class ModelConfig:
     max_ch: int = 256  # cap on the widths
     flow_ch: int = 16  # width of each part's flow network at full resolution
     flow_down: int = 4  # downsamplings inside each flow network (its coarsest level is 1/2^flow_down)
-    flow_pool: int = 0  # the flow networks read the heatmaps average-pooled by 2^flow_pool (1 for the CPU presets)
-    enc_convs: int = 2  # convolutions per level in the image/pose encoders (1 for the CPU presets)
+    flow_pool: int = 0  # the flow networks read the heatmaps average-pooled by 2^flow_pool (1 for the CPU architectures)
+    enc_convs: int = 2  # convolutions per level in the image/pose encoders (1 for the CPU architectures)
     scales: tuple = (4,)  # levels of flows and warped features: (4,) for 128x64, (4, 8) for 256-high
     parts: object = 'paper'  # 'paper' (head, torso, legs), 'whole' (w/o Part) or a dict part -> joints
     hdcb: bool = True  # hybrid dilated convolution block in the local warping module (w/o HDCB: False)
@@ -65,8 +65,8 @@ class ModelConfig:
 
 ADDITIONS = ('background', 'bg_rgb', 'flow_prior', 'warp_rgb')  # our additions to the paper's generator
 PAPER = {k: False for k in ADDITIONS}  # the paper's model: every addition off
-OURS = {k: True for k in ADDITIONS}  # ours: every addition on (every preset)
-PRESETS = {
+OURS = {k: True for k in ADDITIONS}  # ours: every addition on (every architecture)
+ARCHS = {  # model architectures (sizes): name -> ModelConfig
     'tiny': ModelConfig(size=IMAGE_SIZES['market'], ch=16, flow_ch=8, max_ch=64, flow_pool=1, enc_convs=1, d_ch=16, d_layers=3, **OURS),
     'demo': ModelConfig(size=IMAGE_SIZES['market'], ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, d_ch=24, d_layers=3, **OURS),
     'demo256': ModelConfig(size=IMAGE_SIZES['deepfashion'], ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, flow_down=5, scales=(4, 8), d_ch=24, d_layers=4, **OURS),
@@ -74,13 +74,13 @@ PRESETS = {
     'deepfashion': ModelConfig(size=IMAGE_SIZES['deepfashion'], ch=64, flow_ch=32, max_ch=256, flow_down=5, scales=(4, 8), d_ch=64, d_layers=5, **OURS),
 }
 
-def get_config(preset='tiny',  # a preset name or a ModelConfig
+def get_config(arch='tiny',  # an architecture name (ARCHS) or a ModelConfig
                **overrides,  # fields to change, e.g. parts='whole', hdcb=False, size=(64, 32)
               ) -> ModelConfig:
-    "A copy of a preset with some fields replaced."
-    if isinstance(preset, ModelConfig): cfg = preset
-    elif preset in PRESETS: cfg = PRESETS[preset]
-    else: raise ValueError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
+    "A copy of an architecture's configuration with some fields replaced."
+    if isinstance(arch, ModelConfig): cfg = arch
+    elif arch in ARCHS: cfg = ARCHS[arch]
+    else: raise ValueError(f"unknown architecture {arch!r}; choose one of {list(ARCHS)}")
     return replace(cfg, **overrides)
 
 # %% ../nbs/08_generator.ipynb #52805953
@@ -315,9 +315,9 @@ class Discriminator(nn.Module):
         return self.out(self.blocks(x))
 
 # %% ../nbs/08_generator.ipynb #ef0fe7c1
-def build_discriminator(preset='tiny', **overrides) -> Discriminator:
-    "The discriminator of a preset."
-    cfg = get_config(preset, **overrides)
+def build_discriminator(arch='tiny', **overrides) -> Discriminator:
+    "The discriminator of an architecture (a name in ARCHS or a ModelConfig): built from the same configuration as the generator."
+    cfg = get_config(arch, **overrides)
     return Discriminator(cfg.d_ch, cfg.d_layers, cfg.max_ch)
 
 # %% ../nbs/08_generator.ipynb #e69a3282
@@ -456,12 +456,12 @@ def make_generator(cfg: ModelConfig) -> Generator:
     "The generator a configuration describes: the paper's `Generator` when every addition is off, else `StructflowGenerator`."
     return StructflowGenerator(cfg) if cfg.additions else Generator(cfg)
 
-def build_generator(preset='tiny',  # preset name or ModelConfig
+def build_generator(arch='tiny',  # architecture name (ARCHS) or ModelConfig
                     parts='paper',  # 'paper' or 'whole' (w/o Part) or a dict
                     hdcb: bool = True,  # False for "w/o HDCB"
                     pnb: bool = True,  # False for "w/o PNB"
                     **overrides,  # other ModelConfig fields (e.g. **PAPER for the paper's model)
                    ) -> Generator:
-    "The generator of a preset, with the paper's ablation switches."
-    return make_generator(get_config(preset, parts=parts, hdcb=hdcb, pnb=pnb, **overrides))
+    "The generator of an architecture, with the paper's ablation switches."
+    return make_generator(get_config(arch, parts=parts, hdcb=hdcb, pnb=pnb, **overrides))
 

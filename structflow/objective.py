@@ -13,7 +13,7 @@ from .sampling_correctness import sampling_correctness_loss, local_affine_regula
 from .losses import GAN_KINDS, PERCEPTUAL_LAYERS, PerceptualLoss, STYLE_LAYERS, StyleLoss, VGG19Features, VGG19_LAYERS, VGGLoss, gan_loss, l1_loss
 
 # %% auto #0
-__all__ = ['SAM_LAYERS', 'SAM_LAYERS_RANDOM', 'LOSS_PRESETS', 'flow_levels', 'pick_level', 'SamplingCorrectnessLoss',
+__all__ = ['SAM_LAYERS', 'SAM_LAYERS_RANDOM', 'LOSS_WEIGHTS', 'flow_levels', 'pick_level', 'SamplingCorrectnessLoss',
            'LossWeights', 'GeneratorLoss']
 
 # %% ../nbs/09b_objective.ipynb #28756380
@@ -68,7 +68,7 @@ class LossWeights:
     style: float = 500.0  # lambda_5: eq. 14
     reg: float = 0.0025  # local-affine flow regulariser (GFLA; not in the paper)
 
-LOSS_PRESETS = {
+LOSS_WEIGHTS = {
     'stage1': LossWeights(sam=20.0, l1=0.0, adv=0.0, perceptual=0.0, style=0.0, reg=0.01),  # flow networks alone
     'stage2': LossWeights(),  # end to end
 }
@@ -76,7 +76,7 @@ LOSS_PRESETS = {
 # %% ../nbs/09b_objective.ipynb #c31ce8dc
 class GeneratorLoss(nn.Module):
     "Eq. 10: the weighted sum of the generator's losses; returns every term and the total."
-    def __init__(self, weights: LossWeights | str = 'stage2',  # a LossWeights or a preset name
+    def __init__(self, weights: LossWeights | str = 'stage2',  # a LossWeights or a stage name in LOSS_WEIGHTS
                  vgg: VGG19Features | None = None,  # shared feature extractor (built from `vgg_weights` when None)
                  vgg_weights='auto',  # 'auto' | 'imagenet' | 'random' | path (see `load_vgg19`)
                  sam_layers: dict | None = None,  # {layer: stride}; None: SAM_LAYERS, or SAM_LAYERS_RANDOM for a random VGG
@@ -84,7 +84,7 @@ class GeneratorLoss(nn.Module):
                  perceptual_layers=PERCEPTUAL_LAYERS, style_layers=STYLE_LAYERS,
                  hub_dir=None):  # torch hub folder for the VGG weights
         super().__init__()
-        self.w = LOSS_PRESETS[weights] if isinstance(weights, str) else weights
+        self.w = LOSS_WEIGHTS[weights] if isinstance(weights, str) else weights
         if gan_kind not in GAN_KINDS: raise ValueError(f"unknown GAN loss {gan_kind!r}; choose from {GAN_KINDS}")
         self.gan_kind = gan_kind
         if vgg is None:

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from fastcore.basics import patch
+from .core import upright, upright_size
 from .pose import MISSING, check_keypoints, present, heatmaps_batch, part_masks, get_parts
 from .data import DataError, PREFIXES, joint_problems, scan_pairs, raise_first, scan_annotations
 
@@ -165,12 +166,18 @@ def scan_truth(path, pairs, pair_lines, pairs_path, frame=None):
     with z:
         absent = [k for k in TRUTH_KEYS if k not in z.files]
         if absent: return None, [DataError(f"missing arrays {absent} (a truth file holds {', '.join(TRUTH_KEYS)})", path)]
-        t = {k: z[k] for k in TRUTH_KEYS}
+        try: t = {k: z[k] for k in TRUTH_KEYS}
+        except Exception as e: return None, [DataError(f"cannot read its arrays ({type(e).__name__}: {str(e).splitlines()[0]})", path)]  # e.g. object arrays
     N, M = len(t['pair_from']), len(t['image_names'])
     h, w = frame if frame is not None else t['flow'].shape[-2:]
     want = {'pair_to': (N,), 'flow': (N, 2, h, w), 'visibility': (N, h, w), 'person': (M, h, w)}
     problems = [DataError(f"array {k!r} has shape {tuple(t[k].shape)}, expected {s} (images are {h}x{w})", path)
                 for k, s in want.items() if tuple(t[k].shape) != s]
+    if problems: return None, problems
+    for k in ('flow', 'visibility', 'person'):
+        if not np.issubdtype(t[k].dtype, np.number): return None, [DataError(f"array {k!r} holds {t[k].dtype}, not numbers", path)]
+        bad = ~np.isfinite(t[k].reshape(len(t[k]), -1)).all(1)
+        if bad.any(): problems.append(DataError(f"array {k!r}: {int(bad.sum())} of its {len(t[k])} entries hold NaN or infinite values (first: entry {int(bad.argmax())})", path))
     if problems: return None, problems
     index = {(a, b): i for i, (a, b) in enumerate(zip(t['pair_from'].tolist(), t['pair_to'].tolist()))}
     images = {n: i for i, n in enumerate(t['image_names'].tolist())}
@@ -184,7 +191,7 @@ def scan_truth(path, pairs, pair_lines, pairs_path, frame=None):
 def image_size(path) -> tuple:
     "(H, W) of an image file from its header (nothing decoded); unreadable files raise DataError naming the file."
     try:
-        with Image.open(path) as im: return (im.height, im.width)
+        with Image.open(path) as im: return upright_size(im)  # as the image is read: EXIF orientation applied
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise DataError(f"cannot read image ({type(e).__name__}: {e})", path) from e
 
@@ -204,7 +211,7 @@ def open_rgb(path) -> Image.Image:
         with Image.open(path) as im:
             if im.mode.startswith('I;16') or (im.mode == 'I' and im.getextrema()[1] > 255):  # 16-bit: scale, not clip to white
                 return Image.fromarray((np.asarray(im, dtype=np.float64) / 257).round().clip(0, 255).astype(np.uint8)).convert('RGB')
-            return im.convert('RGB')
+            return upright(im).convert('RGB')  # a photo stored turned (EXIF orientation) is read as viewers and OpenCV show it
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise DataError(f"cannot read image ({type(e).__name__}: {e})", path) from e
 

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from .core import show_image
 
 # %% auto #0
-__all__ = ['PyramidNonLocal', 'cell_box', 'show_relation', 'cell_labels', 'relation_shares', 'query_centred', 'measure_relations']
+__all__ = ['PyramidNonLocal', 'cell_box', 'show_relation', 'cell_labels', 'relation_shares', 'query_centred', 'measure_relations',
+           'probe_cells']
 
 # %% ../nbs/07_pnb.ipynb #3f719716
 class PyramidNonLocal(nn.Module):
@@ -158,3 +159,53 @@ def measure_relations(G,  # a generator with a pyramid non-local block
     return {bins: {n: {k: (v / a['n_queries'] if k != 'n_queries' else v) for k, v in a.items()} for n, a in by.items()}
             for bins, by in sorted(acc.items())}
 
+
+# %% ../nbs/07_pnb.ipynb #fea4243c
+def _fit_probe(feat: torch.Tensor, lab: torch.Tensor, steps: int, seed: int) -> dict:
+    "Linear probe: fit on the first half of the images, test on the second; accuracy on body cells and body-vs-background."
+    n = len(feat) // 2
+    if n < 1 or len(feat) - n < 1: raise ValueError("probe_cells needs at least 2 pairs")
+    mu, sd = feat[:n].mean((0, 1)), feat[:n].std((0, 1)) + 1e-5  # standardise with the training half
+    z = (feat - mu) / sd
+    k = int(lab.max()) + 1
+    g = torch.Generator().manual_seed(seed)
+    clf = nn.Linear(feat.shape[-1], k)
+    with torch.no_grad(): clf.weight.copy_(torch.randn(clf.weight.shape, generator=g) * 0.01); clf.bias.zero_()
+    opt = torch.optim.Adam(clf.parameters(), 1e-2)
+    with torch.enable_grad():
+        for _ in range(steps):
+            opt.zero_grad(); F.cross_entropy(clf(z[:n]).flatten(0, 1), lab[:n].flatten()).backward(); opt.step()
+    pred, t = clf(z[n:]).argmax(-1), lab[n:]
+    on = t > 0
+    majority = max(float((t[on] == c).float().mean()) for c in range(1, k)) if on.any() else float('nan')
+    return {'part': float((pred[on] == t[on]).float().mean()) if on.any() else float('nan'), 'part_majority': majority,
+            'body': float(((pred > 0) == on).float().mean()), 'body_majority': float(max(on.float().mean(), 1 - on.float().mean()))}
+
+@torch.no_grad()
+def probe_cells(G,  # a generator with a pyramid non-local block
+                dataset,  # pairs with 'target_person' and 'target_parts' (synthetic PairDataset)
+                max_pairs: int = 128, batch_size: int = 16,
+                steps: int = 300,  # Adam steps of each linear probe
+                seed: int = 0,
+               ) -> dict:
+    "How well a linear map reads a pooled cell's part from the block's input: level b -> pooling ('max', 'avg') -> accuracies; 'usage': |y - x| / |x| on the body."
+    from torch.utils.data import DataLoader, Subset
+    G = G.eval()
+    pnb = G.fusion[str(max(G.levels))].pnb
+    if pnb is None: raise ValueError("this generator has no pyramid non-local block (pnb=False)")
+    seen, xs, ys, person, parts = {}, [], [], [], []
+    hook = pnb.register_forward_hook(lambda m, i, o: seen.update(x=i[0], y=o[0] if isinstance(o, tuple) else o))
+    try:
+        for b in DataLoader(Subset(dataset, range(min(max_pairs, len(dataset)))), batch_size=batch_size, shuffle=False, num_workers=0):
+            G(b); xs.append(seen['x']); ys.append(seen['y']); person.append(b['target_person']); parts.append(b['target_parts'])
+    finally: hook.remove()
+    x, y, person, parts = map(torch.cat, (xs, ys, person, parts))
+    hw = x.shape[-2:]
+    body = (F.interpolate(person.float(), size=hw, mode='area') > 0.5).float()
+    out = {'usage': float(((y - x).norm(dim=1, keepdim=True) * body).sum() / (x.norm(dim=1, keepdim=True) * body).sum().clamp_min(1e-12)),
+           'pairs': len(x)}
+    for bins in pnb.bins:
+        lab = cell_labels(person, parts, bins, hw)
+        out[bins] = {name: _fit_probe(pool(x, bins).flatten(2).transpose(1, 2), lab, steps, seed)
+                     for name, pool in (('max', F.adaptive_max_pool2d), ('avg', F.adaptive_avg_pool2d))}
+    return out

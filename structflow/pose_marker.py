@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
 import ipywidgets as widgets
+from .core import upright
 from .pose import JOINTS, MISSING, present, draw_pose, check_keypoints
 from .pose_files import write_pose
 
@@ -25,7 +26,7 @@ class PoseMarker:
                 ):
         from PIL import Image
         if isinstance(image, (str, Path)):
-            with Image.open(image) as im: image = im.convert('RGB')
+            with Image.open(image) as im: image = upright(im).convert('RGB')  # as viewers show it (EXIF orientation applied)
         self.photo = np.array(image.convert('RGB') if isinstance(image, Image.Image) else image, dtype=np.uint8)
         self.size = self.photo.shape[:2]
         self.keypoints = (check_keypoints(keypoints, self.size) if keypoints is not None else np.full((len(JOINTS), 2), MISSING, np.float32))

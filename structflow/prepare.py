@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from .data import HEADER, PAIRS_HEADER, DataError, read_annotations, read_pairs, scan_annotations, raise_first, present
+from .core import upright, exif_rotation
 from .pair_dataset import image_size, CROPS
 
 # %% auto #0
@@ -59,7 +60,8 @@ def _prepare_split(split, ann, pairs, where, out, prefix, link=False, crop=None)
         if crop is not None:  # re-encoded: JPEG at quality 95
             t, l, h, w = crop
             with Image.open(src) as im:
-                if (im.height, im.width) == (h, w): shutil.copyfile(src, tgt); continue  # already in the cropped frame
+                if exif_rotation(im) != 1: im = upright(im)  # read as the loader reads it
+                elif (im.height, im.width) == (h, w): shutil.copyfile(src, tgt); continue  # already in the cropped frame
                 if im.height < t + h or im.width < l + w:
                     raise DataError(f"image is {im.height}x{im.width}, too small for the {h}x{w} crop at column {l} "
                                     f"(its keypoints, line {lines[n]} of {Path(ann).name}, are in the cropped frame)", src)

@@ -156,18 +156,25 @@ def _as_completed(futs):
 
 # %% ../nbs/10b_study.ipynb #ea8479f5
 def study_cli(argv=None) -> int:
+    from structflow.core import POSITIVE_INT  # the argument types every command shares
     p = argparse.ArgumentParser(prog='structflow study', description='Learning curves of the flow networks against the true flow (notebook 10b).')
     p.add_argument('--out', required=True, help='folder for results.json (small)')
     p.add_argument('--work', help='folder for the data and the runs (default OUT/work)')
-    p.add_argument('--seeds', type=int, default=3); p.add_argument('--steps', type=int, default=600)
-    p.add_argument('--every', type=int, default=100); p.add_argument('--steps2', type=int, nargs=2, default=(400, 600))
-    p.add_argument('--identities', type=int, default=300); p.add_argument('--eval-pairs', type=int)
-    p.add_argument('--jobs', type=int, default=1); p.add_argument('--variant', action='append'); p.add_argument('--stage2', action='append')
+    p.add_argument('--seeds', type=POSITIVE_INT, default=3); p.add_argument('--steps', type=POSITIVE_INT, default=600)
+    p.add_argument('--every', type=POSITIVE_INT, default=100); p.add_argument('--steps2', type=POSITIVE_INT, nargs=2, default=(400, 600))
+    p.add_argument('--identities', type=POSITIVE_INT, default=300); p.add_argument('--eval-pairs', type=POSITIVE_INT)
+    p.add_argument('--jobs', type=POSITIVE_INT, default=1); p.add_argument('--variant', action='append'); p.add_argument('--stage2', action='append')
     p.add_argument('--recipe', choices=['paper', 'ours'], help="only the variants of one recipe (default: both)")
     a = p.parse_args(argv)
     bad = [v for v in (a.variant or []) if v not in VARIANTS] + [v for v in (a.stage2 or []) if v not in STAGE2]
     if bad: p.error(f"unknown variant(s) {bad}; stage 1: {list(VARIANTS)}; both stages: {list(STAGE2)}")
-    run_study(a.out, a.seeds, a.steps, a.every, a.steps2, a.identities, a.eval_pairs, a.jobs, a.variant, a.stage2, a.recipe, a.work)
+    from structflow.runs import check_output
+    try:
+        check_output(a.out, 'dir', what='study folder')  # before any work, not after it
+        if a.work: check_output(a.work, 'dir', what='work folder')
+        run_study(a.out, a.seeds, a.steps, a.every, a.steps2, a.identities, a.eval_pairs, a.jobs, a.variant, a.stage2, a.recipe, a.work)
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
+        print(f'structflow study: error: {e}', file=sys.stderr); return 2
     return 0
 
 # %% ../nbs/10b_study.ipynb #ad03065f

@@ -17,39 +17,49 @@ from .core import set_seed, get_device, to_uint8
 from .runs import check_output, FolderLock, progress
 from .pose import draw_pose, get_parts, heatmaps_batch, part_masks_batch
 from .warp import flow_to_color, resize_flow
-from .generator import make_generator, ModelConfig, Generator, get_config, build_discriminator, PRESETS, PAPER
+from .generator import make_generator, ModelConfig, Generator, get_config, build_discriminator, ARCHS, PAPER
 from .losses import VGG19Features, discriminator_loss, PERCEPTUAL_LAYERS, STYLE_LAYERS, VGG19_LAYERS
-from .objective import LOSS_PRESETS, GeneratorLoss, LossWeights, flow_levels, SAM_LAYERS, SAM_LAYERS_RANDOM
+from .objective import LOSS_WEIGHTS, GeneratorLoss, LossWeights, flow_levels, SAM_LAYERS, SAM_LAYERS_RANDOM
 import torch.nn.functional as F
 from fastcore.basics import patch  # a class explained over several cells: each later cell adds its methods with @patch
 from .pair_dataset import PairDataset, data_frame
-from .checkpoint import (atomic_save, read_checkpoint, rng_state, set_rng_state, write_json, machine_info, model_file,
+from .checkpoint import (fit_state_dict, atomic_save, read_checkpoint, rng_state, set_rng_state, write_json, machine_info, model_file,
                                    load_model, load_pretrained, available_pretrained, PRETRAINED_DIR)
 from .stages import stage1_step, stage2_step
 
 # %% auto #0
-__all__ = ['RECIPES', 'DEMO_STEPS2', 'TRAIN_PRESETS', 'RESUME_OVERRIDES', 'CLI_FLAGS', 'TrainConfig', 'get_train_config',
-           'ResumableSampler', 'setup_distributed', 'unwrap', 'ensure_synthetic', 'sample_grid', 'Trainer',
-           'worker_init', 'train', 'run_stage', 'resume_config', 'read_config_file', 'train_parser', 'asked_from_args',
-           'config_from_args', 'train_cli']
+__all__ = ['RECIPES', 'DEMO_STEPS2', 'TRAIN_PRESETS', 'RESUME_OVERRIDES', 'CLI_FLAGS', 'upgrade_config', 'TrainConfig',
+           'get_train_config', 'ResumableSampler', 'setup_distributed', 'unwrap', 'ensure_synthetic', 'sample_grid',
+           'Trainer', 'worker_init', 'train', 'run_stage', 'resume_config', 'read_config_file', 'train_parser',
+           'asked_from_args', 'config_from_args', 'train_cli']
 
 # %% ../nbs/10a_train.ipynb #cc0b001e
-RECIPES = {  # name -> (what it trains, ModelConfig fields it sets over the preset's)
+RECIPES = {  # name -> (what it trains, ModelConfig fields it sets over the architecture's)
     'paper': ("the paper's generator (eqs. 1-8, no additions of ours) and losses", PAPER),
     'ours': ("the paper's generator with our additions (background, bg_rgb, flow_prior, warp_rgb), the same losses", {}),
 }
 
+def upgrade_config(d: dict,  # TrainConfig fields, as a run or a file stored them
+                   full: bool = False,  # d is a whole stored config (a checkpoint's or a run's config.json), not a file of a few settings
+                  ) -> dict:
+    "Settings written before `arch` existed (`preset` then named the architecture, `train_preset` the training preset) in today's names."
+    d = dict(d)
+    if 'train_preset' in d or (full and 'arch' not in d and 'preset' in d):
+        if 'preset' in d: d['arch'] = d.pop('preset')
+        if (tp := d.pop('train_preset', None)) is not None: d['preset'] = tp
+    return d
+
 @dataclass
 class TrainConfig:
     "Everything a training run needs; stored in config.json and in every checkpoint."
-    preset: str = 'tiny'  # model preset (structflow.generator.PRESETS)
-    recipe: str = 'ours'  # 'paper' (the paper's generator, no additions) or 'ours' (the preset's, with our additions); see RECIPES
-    train_preset: str | None = None  # the training preset it started from (TRAIN_PRESETS), recorded by get_train_config
+    arch: str = 'tiny'  # model architecture (structflow.generator.ARCHS)
+    recipe: str = 'ours'  # 'paper' (the paper's generator, no additions) or 'ours' (the architecture's, with our additions); see RECIPES
+    preset: str | None = None  # the training preset it started from (TRAIN_PRESETS), recorded by get_train_config
     parts: str = 'paper'  # 'paper' or 'whole' (w/o Part)
     hdcb: bool = True  # False: w/o HDCB
     pnb: bool = True  # False: w/o PNB
-    size: tuple | None = None  # (H, W) of training images; default: the preset's
-    model: dict = field(default_factory=dict)  # other ModelConfig fields that differ from the preset's, e.g. {'flow_prior': False}
+    size: tuple | None = None  # (H, W) of training images; default: the architecture's
+    model: dict = field(default_factory=dict)  # other ModelConfig fields that differ from the architecture's, e.g. {'flow_prior': False}
     data: str = 'synthetic'  # dataset folder (stored resolved), or 'synthetic' (rendered into RUN/data on first use)
     synth_identities: int = 200  # synthetic data: identities (train + test)
     synth_poses: int = 4  # synthetic data: poses per identity
@@ -61,8 +71,8 @@ class TrainConfig:
     steps2: int = 2000  # stage 2 steps (end to end)
     time_budget: float | None = None  # minutes for both stages together; None: no limit
     stage1_share: float = 0.4  # share of the time budget given to stage 1
-    loss1: LossWeights = field(default_factory=lambda: replace(LOSS_PRESETS['stage1']))  # stage 1: L_sam and the regulariser
-    loss: LossWeights = field(default_factory=lambda: replace(LOSS_PRESETS['stage2']))  # stage 2: the lambdas of eq. 10
+    loss1: LossWeights = field(default_factory=lambda: replace(LOSS_WEIGHTS['stage1']))  # stage 1: L_sam and the regulariser
+    loss: LossWeights = field(default_factory=lambda: replace(LOSS_WEIGHTS['stage2']))  # stage 2: the lambdas of eq. 10
     gan: str = 'lsgan'  # 'lsgan', 'vanilla' or 'hinge'
     perceptual_layers: tuple = PERCEPTUAL_LAYERS  # VGG19 layers of L_per
     style_layers: tuple = STYLE_LAYERS  # VGG19 layers of L_sty
@@ -92,49 +102,57 @@ class TrainConfig:
         if self.size is not None: self.size = tuple(self.size)
         self.betas = tuple(self.betas)
         self.perceptual_layers, self.style_layers = tuple(self.perceptual_layers), tuple(self.style_layers)
-        if self.preset not in PRESETS: raise ValueError(f"unknown model preset {self.preset!r}; choose one of {list(PRESETS)}")
+        if self.arch not in ARCHS: raise ValueError(f"unknown architecture {self.arch!r}; choose one of {list(ARCHS)}")
         if self.amp not in ('auto', 'bf16', 'off'): raise ValueError(f"amp must be 'auto', 'bf16' or 'off', not {self.amp!r}")
-        for k in ('ckpt_every', 'sample_every', 'log_every', 'batch_size'):
+        for k in ('ckpt_every', 'sample_every', 'log_every', 'batch_size', 'n_samples'):
             if int(getattr(self, k)) < 1: raise ValueError(f"{k} must be at least 1, got {getattr(self, k)}")
+        for k in ('steps1', 'steps2', 'num_workers', 'seed'):
+            if int(getattr(self, k)) < 0: raise ValueError(f"{k} must be at least 0, got {getattr(self, k)}")
+        for k in ('synth_identities', 'synth_poses'):  # a test split needs people, a person needs a pair
+            if int(getattr(self, k)) < 2: raise ValueError(f"{k} must be at least 2, got {getattr(self, k)}")
+        for k in ('lr', 'd_lr_mult', 'ckpt_minutes'):
+            if not float(getattr(self, k)) > 0: raise ValueError(f"{k} must be positive, got {getattr(self, k)}")
+        if self.time_budget is not None and not float(self.time_budget) > 0: raise ValueError(f"time_budget must be positive minutes or None (no limit), got {self.time_budget}")
+        if not 0 < float(self.stage1_share) <= 1: raise ValueError(f"stage1_share must be in (0, 1], got {self.stage1_share}")
 
     def model_config(self) -> ModelConfig:
         "The generator's configuration for this run."
         kw = dict(RECIPES[self.recipe][1], **self.model, parts=self.parts, hdcb=self.hdcb, pnb=self.pnb)
         if self.size is not None: kw['size'] = self.size
-        return get_config(self.preset, **kw)
+        return get_config(self.arch, **kw)
 
     def to_dict(self) -> dict: return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> 'TrainConfig':
-        d = dict(d)
+        d = upgrade_config(d, full=True)
         if 'sam1' in d or 'reg1' in d:  # runs from before loss1: their stage-1 weights
-            d.setdefault('loss1', asdict(replace(LOSS_PRESETS['stage1'], sam=d.pop('sam1', 20.0), reg=d.pop('reg1', 0.01))))
+            d.setdefault('loss1', asdict(replace(LOSS_WEIGHTS['stage1'], sam=d.pop('sam1', 20.0), reg=d.pop('reg1', 0.01))))
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
 # %% ../nbs/10a_train.ipynb #905a6704
 DEMO_STEPS2 = 400  # stage-2 steps of the demo preset (structflow demo: 6 to 7 minutes of training on 2 quiet CPU cores, notebook 15)
 TRAIN_PRESETS = {
-    'tiny': TrainConfig(preset='tiny', batch_size=4, steps1=100, steps2=100, synth_identities=40, synth_poses=3,
+    'tiny': TrainConfig(arch='tiny', batch_size=4, steps1=100, steps2=100, synth_identities=40, synth_poses=3,
                         sample_every=50, ckpt_every=50, vgg_weights='cache'),
     # The synthetic presets keep stage 1 short: with the skeleton flow (flow_prior) the networks start near the
     # right flow and L_sam on a random VGG pulls them away from it; stage 2 improves them (notebook 10b measures both).
-    'demo': TrainConfig(preset='demo', batch_size=8, steps1=200, steps2=DEMO_STEPS2,
+    'demo': TrainConfig(arch='demo', batch_size=8, steps1=200, steps2=DEMO_STEPS2,
                         synth_identities=300, synth_poses=4, sample_every=200, ckpt_every=100, allow_random_vgg=True, num_workers=0, vgg_weights='cache',
                         perceptual_layers=('relu1_1', 'relu2_1', 'relu3_1'), style_layers=('relu2_2',)),  # shallow VGG: 2 CPU cores
-    'synthetic-128x64': TrainConfig(preset='demo', batch_size=16, steps1=200, steps2=1_000_000, time_budget=2.0, synth_identities=2000,
+    'synthetic-128x64': TrainConfig(arch='demo', batch_size=16, steps1=200, steps2=1_000_000, time_budget=2.0, synth_identities=2000,
                                     synth_poses=4, num_workers=6, sample_every=500, ckpt_every=1000, allow_random_vgg=True),  # the shipped 128x64 model (CPU: --time-budget 35 --workers 0)
-    'synthetic-256x176': TrainConfig(preset='demo256', batch_size=16, steps1=200, steps2=1_000_000, time_budget=2.0, synth_identities=800,
+    'synthetic-256x176': TrainConfig(arch='demo256', batch_size=16, steps1=200, steps2=1_000_000, time_budget=2.0, synth_identities=800,
                                      synth_poses=4, num_workers=6, sample_every=500, ckpt_every=1000, allow_random_vgg=True),  # the shipped 256x176 model (CPU: --batch-size 8 --time-budget 35 --workers 0)
-    'market': TrainConfig(preset='market', batch_size=8, steps1=20_000, steps2=200_000, sample_every=2000, ckpt_every=2000),
-    'deepfashion': TrainConfig(preset='deepfashion', batch_size=6, steps1=20_000, steps2=200_000, sample_every=2000, ckpt_every=2000),
+    'market': TrainConfig(arch='market', batch_size=8, steps1=20_000, steps2=200_000, sample_every=2000, ckpt_every=2000),
+    'deepfashion': TrainConfig(arch='deepfashion', batch_size=6, steps1=20_000, steps2=200_000, sample_every=2000, ckpt_every=2000),
 }
 
 def get_train_config(preset='tiny', **overrides) -> TrainConfig:
     "A copy of a training preset with some fields replaced (e.g. recipe='paper')."
     if preset not in TRAIN_PRESETS: raise ValueError(f"unknown training preset {preset!r}; choose one of {list(TRAIN_PRESETS)}")
-    return replace(TRAIN_PRESETS[preset], **{'train_preset': preset, **overrides})
+    return replace(TRAIN_PRESETS[preset], **{'preset': preset, **overrides})
 
 # %% ../nbs/10a_train.ipynb #fdeda7ec
 class ResumableSampler(DistributedSampler):
@@ -206,9 +224,26 @@ class Trainer:
         if held and not resume and not overwrite:
             raise FileExistsError(f"{self.out}: holds a training run ({', '.join(held)}); continue it with --resume, "
                                   f"or give another --out (--overwrite replaces it)")
+        made = next((d for d in [*reversed(self.out.absolute().parents), self.out.absolute()] if not d.exists()), None)  # the first folder this start creates
+        had_lock = (self.out / '.lock').exists()
         self.lock = FolderLock(check_output(self.out, 'dir', what='run folder')) if self.main else None  # one writer per run folder
         try: self._setup(resume, asked)
-        except BaseException: self.close(); raise
+        except BaseException:
+            self.close()
+            if self.main: self._tidy_failed_start(made, had_lock)
+            raise
+
+    def _tidy_failed_start(self, made: Path | None, had_lock: bool):
+        "A start that failed leaves no trace of itself: its `.lock` goes, and so do the folders it made if they are empty (rendered data stays for the next try)."
+        try:
+            if not had_lock: (self.out / '.lock').unlink(missing_ok=True)
+            if made is None: return
+            d = self.out.absolute()
+            while True:
+                d.rmdir()
+                if d == made: break
+                d = d.parent
+        except OSError: pass  # tidying is a courtesy; the error that stopped the start is what the user must see
 
     def close(self):
         "Release the run folder (the lock); `train` does it when the run ends."
@@ -221,7 +256,9 @@ class Trainer:
             ck = read_checkpoint(p)
             if ck['format'] != 'structflow-train': raise ValueError(f"{p}: a model file, not a training state")
             if asked is None: asked = {'time_budget': cfg.time_budget} if cfg.time_budget is not None else {}
-            self.cfg = cfg = resume_config(TrainConfig.from_dict(ck['config']), asked,
+            try: stored = TrainConfig.from_dict(ck['config'])
+            except (TypeError, ValueError, AttributeError) as e: raise ValueError(f"{p}: its training configuration is not valid ({e})") from None
+            self.cfg = cfg = resume_config(stored, asked,
                                            self.out, say=(lambda m: print(f'structflow train: {m}', file=sys.stderr)) if self.main else None)
         elif cfg.data != 'synthetic':
             self.cfg = cfg = replace(cfg, data=str(Path(cfg.data).resolve()))  # a resume from another folder finds it
@@ -248,7 +285,7 @@ class Trainer:
         self.use_cache = cfg.cache_features and not cfg.augment
         if cfg.flow_sup and self.train_ds.truth is None:
             raise ValueError(f"{self.data_root}: flow_sup needs a dataset with ground-truth flow (synthetic data)")
-        if ck is not None: self._load_state(ck)
+        if ck is not None: self._load_state(ck, self.out / 'last.pt')
         self._wrap()
 
     # -- construction ------------------------------------------------------------------------
@@ -315,11 +352,17 @@ def state(self: Trainer) -> dict:
             'elapsed': self.elapsed, 'rng': rng_state(), 'vgg': self.vgg.info, 'world_size': self.world}
 
 @patch
-def _load_state(self: Trainer, ck: dict):
-    self.G.load_state_dict(ck['generator']); self.D.load_state_dict(ck['discriminator'])
-    self.opt1.load_state_dict(ck['opt_flow']); self.opt_g.load_state_dict(ck['opt_g']); self.opt_d.load_state_dict(ck['opt_d'])
+def _load_state(self: Trainer, ck: dict, path=None):
+    "Restore a training state (read_checkpoint checked its types); anything that does not fit is one ValueError naming the file."
+    fit_state_dict(self.G, ck['generator'], path, 'generator'); fit_state_dict(self.D, ck['discriminator'], path, 'discriminator')
+    for k, opt in (('opt_flow', self.opt1), ('opt_g', self.opt_g), ('opt_d', self.opt_d)):
+        try: opt.load_state_dict(ck[k])
+        except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as e:
+            raise ValueError(f"{path}: its optimiser state {k} does not fit this run's optimiser ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
     self.step, self.stage1_end, self.epoch, self.consumed, self.elapsed = (ck[k] for k in ('step', 'stage1_end', 'epoch', 'consumed', 'elapsed'))
-    set_rng_state(ck['rng'])
+    try: set_rng_state(ck['rng'])
+    except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as e:
+        raise ValueError(f"{path}: its random states cannot be restored ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
 
 @patch
 def save(self: Trainer):
@@ -561,7 +604,7 @@ def train(cfg: TrainConfig, out, resume: bool = False, max_steps: int | None = N
         if tr.world > 1 and dist.is_initialized(): dist.destroy_process_group()
 
 RESUME_OVERRIDES = ('time_budget', 'steps1', 'steps2', 'num_workers', 'device', 'ckpt_every', 'data')  # what --resume may change
-CLI_FLAGS = {'train_preset': '--preset', 'recipe': '--recipe', 'stage': '--stage', 'data': '--data', 'batch_size': '--batch-size', 'lr': '--lr', 'seed': '--seed',
+CLI_FLAGS = {'preset': '--preset', 'recipe': '--recipe', 'stage': '--stage', 'data': '--data', 'batch_size': '--batch-size', 'lr': '--lr', 'seed': '--seed',
              'size': '--size', 'parts': '--parts', 'hdcb': '--no-hdcb', 'pnb': '--no-pnb', 'vgg_weights': '--vgg-weights',
              'allow_random_vgg': '--allow-random-vgg', 'num_workers': '--workers', 'device': '--device', 'amp': '--amp', 'compile': '--compile',
              'augment': '--augment', 'time_budget': '--time-budget', 'steps1': '--steps1', 'steps2': '--steps2', 'ckpt_every': '--ckpt-every'}
@@ -571,7 +614,7 @@ def run_stage(cfg: TrainConfig) -> str:
     return '1' if cfg.steps2 == 0 else '2' if cfg.steps1 == 0 else 'both'
 
 def resume_config(run: TrainConfig,  # the config stored in the run's last.pt
-                  asked: dict,  # settings given for the resume: TrainConfig fields, 'stage', 'train_preset'
+                  asked: dict,  # settings given for the resume: TrainConfig fields and 'stage'
                   out=None,  # the run folder (for messages)
                   say=None,  # function(str) that tells the user what changed (None: silent)
                  ) -> TrainConfig:
@@ -580,8 +623,8 @@ def resume_config(run: TrainConfig,  # the config stored in the run's last.pt
     for k, v in asked.items():
         if k in RESUME_OVERRIDES: continue
         if k == 'stage': have = run_stage(run)
-        elif k == 'train_preset':  # runs from before train_preset was recorded: compare the model preset
-            have, v = (run.train_preset, v) if run.train_preset else (run.preset, TRAIN_PRESETS[v].preset if v in TRAIN_PRESETS else v)
+        elif k == 'preset' and run.preset is None:  # runs from before the training preset was recorded: compare the architecture
+            have, v = run.arch, TRAIN_PRESETS[v].arch if v in TRAIN_PRESETS else v
         elif k in {f.name for f in fields(TrainConfig)}: have = getattr(run, k)
         else: raise ValueError(f"unknown setting {k!r}")
         if isinstance(have, (list, tuple)): have, v = tuple(have), tuple(v)
@@ -617,7 +660,9 @@ def read_config_file(path) -> dict:
             d = yaml.safe_load(p.read_text())
         else: d = json.loads(p.read_text())
     except Exception as e: raise ValueError(f"{p}: not a readable {'YAML' if yml else 'JSON'} file ({type(e).__name__}: {str(e).splitlines()[0]})") from None
-    if isinstance(d, dict) and isinstance(d.get('train'), dict): d = d['train']  # the config.json a run writes
+    run_file = isinstance(d, dict) and isinstance(d.get('train'), dict)
+    if run_file: d = d['train']  # the config.json a run writes
+    if isinstance(d, dict): d = upgrade_config(d, full=run_file)  # a run's config from before `arch`
     if not isinstance(d, dict): raise ValueError(f"{p}: expected a mapping of settings (TrainConfig's fields), got {type(d).__name__}")
     known, default = {f.name for f in fields(TrainConfig)}, TrainConfig()
     for k, v in d.items():
@@ -634,6 +679,7 @@ def read_config_file(path) -> dict:
     return d
 
 def train_parser() -> argparse.ArgumentParser:
+    from structflow.core import size_arg, POSITIVE_INT, COUNT, POSITIVE, NONNEGATIVE, device_arg  # the argument types every command shares
     p = argparse.ArgumentParser(prog='structflow train', description='Train a structflow model (two stages).')
     p.add_argument('--config', help="a JSON or YAML file of settings (TrainConfig's fields), e.g. the config.json of an earlier run; "
                    "flags given beside it override it")
@@ -642,19 +688,18 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument('--recipe', choices=list(RECIPES), help="'ours' (the preset's generator with our additions; default) or 'paper' (the paper's generator alone)")
     p.add_argument('--out', required=True, help='run folder (checkpoints, logs, samples)')
     p.add_argument('--stage', choices=['1', '2', 'both'], help="which stages to run (default: 'both')")
-    p.add_argument('--max-steps', type=int, help='stop at this global step (resume later with --resume)')
-    p.add_argument('--ckpt-every', type=int, help='steps between checkpoints (default: the preset\'s)')
-    p.add_argument('--time-budget', type=float, help='minutes for the whole run (0: no limit)')
+    p.add_argument('--max-steps', type=POSITIVE_INT, help='stop at this global step (resume later with --resume)')
+    p.add_argument('--ckpt-every', type=POSITIVE_INT, help='steps between checkpoints (default: the preset\'s)')
+    p.add_argument('--time-budget', type=NONNEGATIVE, help='minutes for the whole run (0: no limit)')
     p.add_argument('--resume', action='store_true', help="continue from OUT/last.pt with the run's settings (may change --data, "
                    "--time-budget, --steps1/2, --workers, --device, --ckpt-every; other flags must agree with the run)")
-    p.add_argument('--steps1', type=int, help='stage-1 steps'); p.add_argument('--steps2', type=int, help='stage-2 steps')
-    p.add_argument('--batch-size', type=int); p.add_argument('--lr', type=float); p.add_argument('--seed', type=int)
-    from structflow.core import size_arg  # the project's one HxW parser
+    p.add_argument('--steps1', type=COUNT, help='stage-1 steps'); p.add_argument('--steps2', type=COUNT, help='stage-2 steps')
+    p.add_argument('--batch-size', type=POSITIVE_INT); p.add_argument('--lr', type=POSITIVE); p.add_argument('--seed', type=COUNT)
     p.add_argument('--size', type=size_arg, help='image size HxW (default: the preset\'s)')
     p.add_argument('--parts', choices=['paper', 'whole']); p.add_argument('--no-hdcb', action='store_true'); p.add_argument('--no-pnb', action='store_true')
     p.add_argument('--vgg-weights', help="'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet', a local path, or 'random'")
     p.add_argument('--allow-random-vgg', action='store_true', help='fall back to a random VGG19 when no weights are found')
-    p.add_argument('--workers', type=int, help='data-loading processes'); p.add_argument('--device')
+    p.add_argument('--workers', type=COUNT, help='data-loading processes'); p.add_argument('--device', type=device_arg)
     p.add_argument('--amp', choices=['auto', 'bf16', 'off']); p.add_argument('--compile', action='store_true')
     p.add_argument('--augment', action='store_true', help="GFLA's augmentation")
     p.add_argument('--overwrite', action='store_true', help='start anew in an --out that holds a run, replacing its checkpoints')
@@ -662,8 +707,8 @@ def train_parser() -> argparse.ArgumentParser:
     return p
 
 def asked_from_args(a) -> dict:
-    "The settings a `structflow train` command line gives explicitly (TrainConfig fields, plus 'stage' and 'train_preset')."
-    given = dict(train_preset=a.preset, recipe=a.recipe, stage=a.stage, data=a.data, steps1=a.steps1, steps2=a.steps2, batch_size=a.batch_size, lr=a.lr,
+    "The settings a `structflow train` command line gives explicitly (TrainConfig fields, plus 'stage')."
+    given = dict(preset=a.preset, recipe=a.recipe, stage=a.stage, data=a.data, steps1=a.steps1, steps2=a.steps2, batch_size=a.batch_size, lr=a.lr,
                  seed=a.seed, size=a.size, parts=a.parts, vgg_weights=a.vgg_weights, num_workers=a.workers, device=a.device, amp=a.amp,
                  time_budget=a.time_budget, ckpt_every=a.ckpt_every,
                  hdcb=False if a.no_hdcb else None, pnb=False if a.no_pnb else None, allow_random_vgg=True if a.allow_random_vgg else None,
@@ -677,9 +722,9 @@ def config_from_args(a) -> TrainConfig:
     file = read_config_file(a.config) if getattr(a, 'config', None) else {}
     if 'sam1' in file or 'reg1' in file: file = {k: v for k, v in asdict(TrainConfig.from_dict(file)).items() if k in file or k == 'loss1'}
     over = asked_from_args(a)
-    preset, stage = over.pop('train_preset', file.pop('train_preset', None) or 'tiny'), over.pop('stage', 'both')
+    preset, stage = over.pop('preset', file.pop('preset', None) or 'tiny'), over.pop('stage', 'both')
     if preset not in TRAIN_PRESETS: raise ValueError(f"{a.config}: unknown training preset {preset!r}; choose one of {list(TRAIN_PRESETS)}")
-    cfg = replace(get_train_config(preset), **{'data': 'synthetic', **file, **over})  # a file may set the model preset ('preset') too
+    cfg = replace(get_train_config(preset), **{'data': 'synthetic', **file, **over})  # a file may set the architecture ('arch') too
     if stage == '1': cfg.steps2 = 0
     if stage == '2': cfg.steps1 = 0
     return cfg

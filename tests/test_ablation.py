@@ -104,8 +104,8 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     assert [l['step'] for l in log].count(1) == 1  # step 1 was not trained twice
 
 @pytest.mark.parametrize('bad, msg', [
-    (['--steps', '0'], 'must be positive'),
-    (['--seeds', '-1'], 'must be positive'),
+    (['--steps', '0'], 'must be > 0'),
+    (['--seeds', '-1'], 'must be > 0'),
     (['--size', '64by32'], 'size must be HxW'),
     (['--size', '66x32'], 'divisible'),
     (['--variants', 'full,no_gan'], 'unknown'),

@@ -163,6 +163,23 @@ def test_eval_out_checked_before_the_work(data, tmp_path, cli, monkeypatch):
     rc, _, err = cli('eval', '--checkpoint', 'synthetic-128x64', '--data', data, '--out', f)
     assert rc == 2 and f"{f}: is a file" in err
 
+@pytest.mark.parametrize('arch, ok', [('demo', True), ('market', False), ('synthetic-128x64', False)])
+def test_eval_arch_checks_the_checkpoint(data, tmp_path, cli, capsys, monkeypatch, arch, ok):
+    "--arch names an architecture (generator.ARCHS): the shipped 128x64 model is of `demo`; a training preset's name is refused by argparse."
+    import structflow.evaluate as M
+    class Reached(Exception): pass
+    def reached(*a, **kw): raise Reached  # the checks passed and the evaluation would start
+    monkeypatch.setattr(M, 'LPIPS', reached)
+    args = ('eval', '--checkpoint', 'synthetic-128x64', '--data', data, '--arch', arch, '--out', tmp_path / 'e')
+    if ok:
+        with pytest.raises(Reached): cli(*args)
+    elif arch == 'market':
+        rc, _, err = cli(*args)
+        assert rc == 2 and "not of architecture 'market'" in err, err
+    else:
+        with pytest.raises(SystemExit) as e: cli(*args)
+        assert e.value.code == 2 and "--arch: invalid choice: 'synthetic-128x64'" in capsys.readouterr().err
+
 def test_eval_of_a_shipped_model_writes_here_not_into_the_package(data, tmp_path, cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
     before = sorted(p.name for p in PRETRAINED_DIR.iterdir())
@@ -302,3 +319,150 @@ def test_real_process_prints_one_line(tmp_path):
                         str(tmp_path / 'src.png'), '--source-pose', str(f), '--target-pose', str(f), '--out', str(tmp_path / 'o.png')],
                        capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert r.returncode == 2 and r.stderr.count('\n') == 1 and str(f) in r.stderr and 'Traceback' not in r.stderr
+
+# -- numbers that mean nothing and unknown devices: refused at parse time by every command, before any work -------------
+
+@pytest.mark.parametrize('args, flag, why', [
+    (['train', '--out', '{out}', '--batch-size', '0'], '--batch-size', 'must be > 0'),
+    (['train', '--out', '{out}', '--time-budget', '-5'], '--time-budget', 'must be >= 0'),
+    (['train', '--out', '{out}', '--steps1', '-1'], '--steps1', 'must be >= 0'),
+    (['train', '--out', '{out}', '--seed', '-3'], '--seed', 'must be >= 0'),
+    (['train', '--out', '{out}', '--lr', 'nan'], '--lr', 'finite'),
+    (['train', '--out', '{out}', '--device', 'cdua'], '--device', "unknown device 'cdua'"),
+    (['train', '--out', '{out}', '--device', 'mps'], '--device', 'not available'),
+    (['demo', '--out', '{out}', '--identities', '-1'], '--identities', 'must be > 0'),
+    (['demo', '--out', '{out}', '--steps2', '2.5'], '--steps2', 'expected an integer'),
+    (['eval', '--checkpoint', 'synthetic-128x64', '--data', '{out}', '--batch-size', '-4'], '--batch-size', 'must be > 0'),
+    (['eval', '--checkpoint', 'synthetic-128x64', '--data', '{out}', '--device', 'tpu'], '--device', 'tpu'),
+    (['ablation', '--out', '{out}', '--seeds', '0'], '--seeds', 'must be > 0'),
+    (['ablation', '--out', '{out}', '--workers', '-2'], '--workers', 'must be >= 0'),
+    (['study', '--out', '{out}', '--jobs', '0'], '--jobs', 'must be > 0'),
+    (['bench', '--json', '{out}', '--steps', '-1'], '--steps', 'must be > 0'),
+    (['bench', '--json', '{out}', '--time-limit', '0'], '--time-limit', 'must be > 0'),
+])
+def test_bad_numbers_and_devices_refused_at_parse_time(tmp_path, capsys, args, flag, why):
+    out = tmp_path / 'out'
+    try: rc = main([a.replace('{out}', str(out)) for a in args])  # a command may turn argparse's exit into its return code
+    except SystemExit as e: rc = e.code
+    err = capsys.readouterr().err
+    assert rc == 2 and f"argument {flag}" in err and why in err and 'Traceback' not in err, err
+    assert [l for l in err.splitlines() if 'error:' in l] == [err.splitlines()[-1]]  # one line says what is wrong
+    assert not out.exists()  # nothing was made
+
+def test_a_config_file_with_meaningless_numbers_is_refused(tmp_path, cli):
+    f = tmp_path / 'run.yaml'; f.write_text('preset: tiny\nsteps1: -3\n')
+    rc, _, err = cli('train', '--config', f, '--out', tmp_path / 'out')
+    assert rc == 2 and 'steps1 must be at least 0' in err and err.count('\n') == 1 and not (tmp_path / 'out').exists()
+
+def test_a_failed_start_leaves_no_trace(data, tmp_path, cli):
+    "Class 1: a start that fails (here: no such data) leaves neither a `.lock` nor the folders it made; a folder of the user's keeps its files."
+    out = tmp_path / 'new' / 'deeper' / 'run'
+    rc, _, err = cli('train', '--out', out, '--data', tmp_path / 'nodata', *TRAIN)
+    assert rc == 2 and str(tmp_path / 'nodata') in err and err.count('\n') == 1
+    assert not (tmp_path / 'new').exists()
+    mine = tmp_path / 'mine'; mine.mkdir(); (mine / 'notes.txt').write_text('mine')
+    rc, _, err = cli('train', '--out', mine, '--data', tmp_path / 'nodata', *TRAIN)
+    assert rc == 2 and sorted(p.name for p in mine.iterdir()) == ['notes.txt'] and (mine / 'notes.txt').read_text() == 'mine'
+    rc, _, err = cli('train', '--out', mine, '--resume')  # a resume of a folder without a run: the same
+    assert rc == 2 and 'no checkpoint' in err and sorted(p.name for p in mine.iterdir()) == ['notes.txt']
+
+# -- 3. a checkpoint's contents are checked, not only its keys ----------------------------------------------------------
+
+@pytest.mark.parametrize('change, why', [
+    (lambda ck: ck.update(model_config=['not', 'a', 'mapping']), 'model_config is a list'),
+    (lambda ck: ck['model_config'].update(size=(-64, 32)), 'model_config.size'),
+    (lambda ck: ck.update(step='12'), "step is '12', not a count"),
+    (lambda ck: ck.update(rng={'python': 1}), 'rng is not the random states'),
+    (lambda ck: ck.update(opt_g=[1, 2]), 'opt_g is not an optimiser state'),
+    (lambda ck: ck['generator'].update({next(iter(ck['generator'])): torch.zeros(1).expand(10 ** 7)}), 'claims 10,000,000 elements'),
+    (lambda ck: ck['generator'].pop(next(iter(ck['generator']))), '1 missing, 0 unexpected, 0 of another shape'),
+    (lambda ck: ck.update(config={'arch': 'tiny', 'batch_size': 'eight'}), 'training configuration is not valid'),
+])
+def test_crafted_training_state_is_one_line(run, tmp_path, cli, change, why):
+    import shutil
+    work = tmp_path / 'run'; shutil.copytree(run, work)
+    ck = torch.load(work / 'last.pt', weights_only=True); change(ck); torch.save(ck, work / 'last.pt')
+    before = (work / 'last.pt').read_bytes()
+    rc, _, err = cli('train', '--out', work, '--resume', '--quiet')
+    assert rc == 2 and str(work / 'last.pt') in err and why in err and err.count('\n') == 1, err
+    assert (work / 'last.pt').read_bytes() == before  # the user's checkpoint is untouched
+
+@pytest.mark.parametrize('content, kind', [(b'{"nose": [1, 2]}', 'JSON text'), (b'\x89PNG\r\n\x1a\n' + bytes(32), 'a PNG image')])
+def test_a_file_that_is_not_a_checkpoint_is_named_as_such(tmp_path, cli, content, kind):
+    f = tmp_path / 'model.pt'; f.write_bytes(content)
+    rc, _, err = cli('eval', '--checkpoint', f, '--data', tmp_path, '--out', tmp_path / 'e')
+    assert rc == 2 and f"{f}: not a structflow checkpoint: it is {kind}" in err and 'run code' not in err and err.count('\n') == 1
+
+# -- 4. OS errors and any path's bytes: one line, nothing lost -----------------------------------------------------------
+
+def test_a_full_disk_at_save_time_is_one_line_and_keeps_the_last_checkpoint(run, tmp_path, cli, monkeypatch):
+    import shutil
+    work = tmp_path / 'run'; shutil.copytree(run, work)
+    before = (work / 'last.pt').read_bytes()
+    def full(*a, **kw): raise OSError(28, 'No space left on device')
+    monkeypatch.setattr(torch, 'save', full)
+    rc, _, err = cli('train', '--out', work, '--resume', '--steps2', '4', '--quiet')
+    assert rc == 2 and 'No space left on device' in err and str(work) in err and err.count('\n') == 1, err
+    assert (work / 'last.pt').read_bytes() == before and not list(work.glob('*.tmp'))
+
+def test_paths_that_are_not_utf8_survive_the_reports(data, tmp_path, cli):
+    import shutil
+    odd = Path(os.fsdecode(bytes(tmp_path) + b'/data\xff')); shutil.copytree(data, odd)
+    rc, out, err = cli('eval', '--checkpoint', 'synthetic-128x64', '--data', odd, '--max-pairs', '2', '--quiet', '--grid', '0',
+                       '--lpips-weights', tmp_path / 'none.pth', '--fid-weights', tmp_path / 'none.pth', '--out', tmp_path / 'e')
+    assert rc == 0, err
+    assert b'/data\xff' in (tmp_path / 'e' / 'metrics.md').read_bytes()  # the folder's own bytes, written back as they are
+
+@pytest.mark.parametrize('cmd', ['demo', 'study', 'figures'])
+def test_outputs_are_checked_before_any_work(tmp_path, cli, cmd):
+    f = tmp_path / 'afile'; f.write_text('mine')
+    rc, _, err = cli(cmd, '--out', f)
+    assert rc == 2 and f"{f}: is a file" in err and err.count('\n') == 1 and f.read_text() == 'mine'
+
+# -- 5. `data check` and the loader agree, and the check never crashes --------------------------------------------------
+
+def _copy(data, tmp_path):
+    import shutil
+    d = tmp_path / 'd'; shutil.copytree(data, d); return d
+
+def test_data_check_and_loader_on_broken_truth_and_pairs(data, tmp_path, cli):
+    d = _copy(data, tmp_path)
+    truth = d / 'synthetic-truth-test.npz'
+    z = dict(np.load(truth)); z['flow'] = z['flow'].copy(); z['flow'][1, 0, 3, 3] = np.inf; np.savez(truth, **z)
+    rc, out, _ = cli('data', 'check', d, '--split', 'test')
+    assert rc == 1 and f"problem: {truth}: array 'flow': 1 of its" in out and 'NaN or infinite' in out
+    with pytest.raises(DataError, match='NaN or infinite'): PairDataset(d, 'test', size=SIZE)  # the loader refuses the same file
+    z['flow'][1, 0, 3, 3] = 0; z['image_names'] = np.array(list(z['image_names']), dtype=object); np.savez(truth, **z)
+    rc, out, _ = cli('data', 'check', d, '--split', 'test')
+    assert rc == 1 and f"problem: {truth}: cannot read its arrays" in out
+    pairs = d / 'synthetic-pairs-test.csv'; pairs.unlink(); pairs.mkdir()
+    rc, out, _ = cli('data', 'check', d, '--split', 'test')
+    assert rc == 1 and f"problem: {pairs}: is a folder, not a file" in out
+
+def test_data_check_notes_duplicates_self_pairs_and_finds_dot_files(data, tmp_path, cli):
+    d = _copy(data, tmp_path)
+    pairs, ann = d / 'synthetic-pairs-test.csv', d / 'synthetic-annotation-test.csv'
+    rows = pairs.read_text().splitlines(); a = rows[1].split(',')[0]
+    pairs.write_text('\n'.join(rows + [rows[1], f'{a},{a}']) + '\n')
+    rc, out, _ = cli('data', 'check', d, '--split', 'test')
+    assert f"1 pairs are listed twice (first: line {len(rows) + 1} repeats line 2)" in out and f"1 pairs map an image to itself (first: line {len(rows) + 2})" in out
+    pairs.write_text('\n'.join(rows) + '\n')
+    (d / 'test' / a).rename(d / 'test' / f'.{a}')  # an annotated image whose name starts with a dot
+    lines = ann.read_text().splitlines(); lines = [('.' + l if l.startswith(a + ':') else l) for l in lines]; ann.write_text('\n'.join(lines) + '\n')
+    pairs.write_text('\n'.join(r.replace(a, '.' + a) for r in rows) + '\n')
+    (d / 'synthetic-truth-test.npz').unlink()  # its names are the old ones; the dot-file is what is tested here
+    rc, out, _ = cli('data', 'check', d, '--split', 'test')
+    assert 'not found' not in out, out  # the check finds it, as the loader does
+    assert len(PairDataset(d, 'test', size=SIZE)) > 0
+
+def test_exif_turned_photos_are_read_upright_and_said(data, tmp_path, cli):
+    d = _copy(data, tmp_path)
+    n = sorted((d / 'test').iterdir())[0]
+    with Image.open(n) as im: rgb = im.convert('RGB')
+    turned = rgb.transpose(Image.Transpose.ROTATE_90)  # stored turned, W x H ...
+    ex = turned.getexif(); ex[0x0112] = 6  # ... with the tag that tells viewers to turn it back
+    turned.save(n, format='PNG', exif=ex.tobytes())
+    from structflow.pair_dataset import open_rgb, image_size
+    assert image_size(n) == (rgb.height, rgb.width) and open_rgb(n).size == rgb.size  # read upright, as a viewer shows it
+    rc, out, _ = cli('data', 'check', d, '--split', 'test')
+    assert '1 images are stored turned (EXIF orientation' in out and 'reads them upright' in out, out

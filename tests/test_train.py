@@ -142,7 +142,8 @@ def test_failed_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
         buf = io.BytesIO(); real_save(obj, buf); f.write(buf.getvalue()[:len(buf.getvalue()) // 2]); f.flush()
         raise OSError('no space left on device')
     monkeypatch.setattr(torch, 'save', half)
-    with pytest.raises(OSError, match='no space'): atomic_save({'format': 'structflow-model', 'model_config': {}, 'generator': {}, 'step': 2, 'w': torch.ones(20000)}, p)
+    from structflow.runs import OutputError
+    with pytest.raises(OutputError, match='last.pt: cannot write .no space left on device.; the file there before is unchanged'): atomic_save({'format': 'structflow-model', 'model_config': {}, 'generator': {}, 'step': 2, 'w': torch.ones(20000)}, p)
     assert p.read_bytes() == before and read_checkpoint(p)['step'] == 1
     assert os.listdir(tmp_path) == ['last.pt']  # the temporary file was removed
     if not hasattr(os, 'fork'): return
@@ -241,9 +242,10 @@ def test_bad_data_folder_fails_clearly(tmp_path, capsys, kind):
     assert not (tmp_path / 'run' / 'last.pt').exists()
 
 def test_ckpt_every_zero_fails_clearly(synth_data, tmp_path, capsys):
-    assert train_cli(cli_args(synth_data, tmp_path / 'run', '--ckpt-every', '0')) == 2
+    with pytest.raises(SystemExit) as e: train_cli(cli_args(synth_data, tmp_path / 'run', '--ckpt-every', '0'))  # refused when the flags are read
     err = capsys.readouterr().err
-    assert err.startswith('structflow train: error:') and 'ckpt_every' in err and 'Traceback' not in err
+    assert e.value.code == 2 and 'structflow train: error: argument --ckpt-every: must be > 0' in err and 'Traceback' not in err
+    with pytest.raises(ValueError, match='ckpt_every must be at least 1'): get_train_config('tiny', ckpt_every=0)  # and where a config is made
 
 def test_missing_vgg_weights_advise_the_cli_flags(synth_data, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'empty-hub'))  # no cached ImageNet weights

@@ -10,6 +10,7 @@ from pathlib import Path
 import structflow
 from structflow.checkpoint import load_pretrained, available_pretrained
 from structflow.evaluate import metrics_table
+from structflow.train import TrainConfig
 
 CARD = Path(structflow.__file__).parent / 'pretrained' / 'README.md'
 
@@ -47,7 +48,7 @@ def _facts(name):
     ratio = lambda k, where=o: where['model'][k] / where['copy'][k]
     large = ev['bins'].get('large', {})
     return name, {
-        'architecture': f"`{t['preset']}` model preset, {cfg.size[0]}x{cfg.size[1]}, {n_par:.1f} M parameters, flows at 1/" + ' and 1/'.join(map(str, cfg.scales))
+        'architecture': f"`{TrainConfig.from_dict(t).arch}` architecture, {cfg.size[0]}x{cfg.size[1]}, {n_par:.1f} M parameters, flows at 1/" + ' and 1/'.join(map(str, cfg.scales))
                         + (f"; ours: {', '.join(f'`{k}`' for k in ours)}" if ours else ''),
         'recipe': (f"ours ({', '.join(f'`{k}`' for k in ours)})" if ours else "the paper's (no additions)"),
         'data': f"`{m.get('data_command', 'not recorded')}` (evaluated on its {ev['n_pairs']} test pairs)",

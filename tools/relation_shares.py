@@ -1,4 +1,4 @@
-"""Relation-map shares (notebook 07's `measure_relations`) of the trained Table-3 runs of one recipe, and of the same
+"""Relation-map shares and cell probes (notebook 07's `measure_relations`, `probe_cells`) of the trained Table-3 runs of one recipe, and of the same
 architecture untrained, on the held-out test people of the runs' own dataset. Writes nbs/ablation/RECIPE/relations.json.
 
     python tools/relation_shares.py paper|ours [WORK] [--pairs N]
@@ -11,7 +11,7 @@ import torch
 from structflow.checkpoint import load_model, write_json
 from structflow.pair_dataset import PairDataset
 from structflow.generator import make_generator
-from structflow.pnb import measure_relations
+from structflow.pnb import measure_relations, probe_cells
 
 p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 p.add_argument('recipe', choices=['paper', 'ours']); p.add_argument('work', nargs='?', default='/work/t3work')
@@ -30,11 +30,13 @@ for d in runs:
     if G.fusion[str(max(G.levels))].pnb is None: continue
     ds = PairDataset(work / 'data', 'test', size=G.cfg.size, parts=G.cfg.parts)
     res['models'][d.name] = {'steps': json.loads((d / 'summary.json').read_text())['step'],
-                             'shares': to_json(measure_relations(G, ds, a.pairs, temperatures=(1.0, 16.0), centred=True))}
+                             'shares': to_json(measure_relations(G, ds, a.pairs, temperatures=(1.0, 16.0), centred=True)),
+                             'probe': to_json(probe_cells(G, ds, a.pairs))}
     print(d.name, {b: round(v['T=1']['same_part'], 3) for b, v in res['models'][d.name]['shares'].items()}, flush=True)
 if G is not None:
     torch.manual_seed(0); G0 = make_generator(load_model(runs[0] / 'model.pt')[0].cfg)
     ds = PairDataset(work / 'data', 'test', size=G0.cfg.size, parts=G0.cfg.parts)
-    res['models']['untrained'] = {'steps': 0, 'shares': to_json(measure_relations(G0, ds, a.pairs, temperatures=(1.0, 16.0), centred=True))}
+    res['models']['untrained'] = {'steps': 0, 'shares': to_json(measure_relations(G0, ds, a.pairs, temperatures=(1.0, 16.0), centred=True)),
+                                  'probe': to_json(probe_cells(G0, ds, a.pairs))}
 write_json(out, res)
 print(f'wrote {out}')
