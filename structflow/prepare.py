@@ -9,18 +9,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from .data import HEADER, PAIRS_HEADER, DataError, read_annotations, read_pairs, scan_annotations, raise_first, present
-from .core import upright, exif_rotation
+from .core import upright, upright_size, exif_rotation
 from .pair_dataset import image_size, CROPS
 
 # %% auto #0
-__all__ = ['DF_ANNOTATIONS', 'DF_PAIRS', 'MARKET_FOLDERS', 'inshop_name', 'keypoint_frame', 'inshop_index', 'prepare_deepfashion',
-           'prepare_market', 'write_annotations', 'mock_inshop', 'prepare_cli']
+__all__ = ['DF_ANNOTATIONS', 'DF_PAIRS', 'DF_IMAGE_FOLDERS', 'DF_FRAMES', 'MARKET_FOLDERS', 'HIGHRES', 'inshop_name',
+           'keypoint_frame', 'fit_to_frame', 'inshop_index', 'prepare_deepfashion', 'prepare_market',
+           'write_annotations', 'mock_inshop', 'prepare_cli']
 
 # %% ../nbs/03c_prepare.ipynb #3e2dec2d
 def inshop_name(rel) -> str:
     "Flattened DeepFashion name of an In-shop image path relative to the download ('img/MEN/Tees_Tanks/id_00000404/01_1_front.jpg')."
     parts = Path(rel).parts
-    if parts and parts[0] == 'img': parts = parts[1:]
+    if parts and parts[0] in ('img', 'img_highres'): parts = parts[1:]
     if len(parts) != 4: raise ValueError(f"{rel}: expected img/GENDER/CATEGORY/ID/FILE, as in the In-shop download")
     gender, category, pid, fname = parts
     head, _, rest = fname.partition('_')  # '01', '1_front.jpg'
@@ -45,8 +46,27 @@ def _find(folder, names, more=()) -> Path | None:
             if (Path(d) / n).is_file(): return Path(d) / n
     return None
 
-def _prepare_split(split, ann, pairs, where, out, prefix, link=False, crop=None) -> dict:
-    "Copy (or link / crop) one split's images named in `ann` from `where` (name -> path) into out/split; copy its files."
+def fit_to_frame(im: Image.Image,  # an opened image
+                 frame: tuple,  # (H, W) of the keypoints: (256, 256) or (256, 176) for DeepFashion
+                 what: str = '',  # where its keypoints are, for the message ('line 12 of fasion-annotation-train.csv')
+                ) -> Image.Image | None:
+    "None when the image is already in the keypoints' frame (copy it as it is), else the image brought into it; ValueError when it cannot be."
+    (H, W), (h, w) = tuple(frame), upright_size(im)
+    if (h, w) == (H, W): return None if exif_rotation(im) == 1 else upright(im).convert('RGB')
+    if (h, w) == (256, 256) and (H, W) == (256, 176):  # `img` with keypoints of the central window: cut it out
+        t, l, ch, cw = CROPS['deepfashion']
+        return upright(im).convert('RGB').crop((l, t, l + cw, t + ch))
+    if h > H and abs(w / h - W / H) < 0.03 * W / H:  # the window at a higher resolution (`img_highres`): resized, as GFLA's loader does
+        return upright(im).convert('RGB').resize((W, H), Image.BILINEAR)
+    if (H, W) == (256, 256) and abs(w / h - 176 / 256) < 0.03 * 176 / 256:
+        raise ValueError(f"image is {h}x{w}, the central window only (as `img_highres` photos are), but its keypoints ({what}) are in the "
+                         f"256x256 frame of the `img` photos, whose margins it lacks; use the `img` folder with these annotation files, "
+                         f"or the 256x176 ones (PATN's fashion-resize-*, GFLA's) with `img_highres`")
+    raise ValueError(f"image is {h}x{w}, which does not fit its keypoints' {H}x{W} frame ({what}): it is neither {H}x{W}"
+                     + (', 256x256 (cropped to it)' if (H, W) == (256, 176) else '') + f" nor a larger image of the {H}x{W} shape (resized to it)")
+
+def _prepare_split(split, ann, pairs, where, out, prefix, link=False, frame=None) -> dict:
+    "Copy (or link) one split's images named in `ann` from `where` (name -> path) into out/split, brought into the keypoints' `frame` (H, W) when given; copy its files."
     kps, lines, problems, _, _ = scan_annotations(ann)
     raise_first(problems)  # the first problem, and how many more `structflow data check` would list
     read_pairs(pairs, kps)  # every pair names annotated images
@@ -55,33 +75,43 @@ def _prepare_split(split, ann, pairs, where, out, prefix, link=False, crop=None)
         raise DataError(f"{len(missing)} annotated image(s) not found in the download, first: {missing[0]!r} (line {lines[missing[0]]})"
                         + (f", {missing[1]!r} (line {lines[missing[1]]})" if len(missing) > 1 else ''), ann)
     dst = Path(out) / split; dst.mkdir(parents=True, exist_ok=True)
+    changed = 0
     for n in kps:
         src, tgt = where[n], dst / n
-        if crop is not None:  # re-encoded: JPEG at quality 95
-            t, l, h, w = crop
-            with Image.open(src) as im:
-                if exif_rotation(im) != 1: im = upright(im)  # read as the loader reads it
-                elif (im.height, im.width) == (h, w): shutil.copyfile(src, tgt); continue  # already in the cropped frame
-                if im.height < t + h or im.width < l + w:
-                    raise DataError(f"image is {im.height}x{im.width}, too small for the {h}x{w} crop at column {l} "
-                                    f"(its keypoints, line {lines[n]} of {Path(ann).name}, are in the cropped frame)", src)
-                im.crop((l, t, l + w, t + h)).save(tgt, **({'quality': 95} if tgt.suffix.lower() in ('.jpg', '.jpeg') else {}))
+        fitted = None
+        if frame is not None:
+            try:
+                with Image.open(src) as im: fitted = fit_to_frame(im, frame, f"line {lines[n]} of {Path(ann).name}")
+            except (OSError, SyntaxError, Image.DecompressionBombError) as e: raise DataError(f"cannot read image ({type(e).__name__}: {e})", src) from None
+            except ValueError as e: raise DataError(str(e), src) from None
+        if fitted is not None:  # re-encoded: JPEG at quality 95
+            fitted.save(tgt, **({'quality': 95} if tgt.suffix.lower() in ('.jpg', '.jpeg') else {})); changed += 1
         elif link:
             if tgt.exists() or tgt.is_symlink(): tgt.unlink()
             tgt.symlink_to(Path(src).resolve())
         else: shutil.copyfile(src, tgt)
     shutil.copyfile(ann, Path(out) / f'{prefix}-annotation-{split}.csv')
     shutil.copyfile(pairs, Path(out) / f'{prefix}-pairs-{split}.csv')
-    return {'images': len(kps), 'pairs': len(read_pairs(pairs, kps))}
+    return {'images': len(kps), 'pairs': len(read_pairs(pairs, kps)), 'images_changed': changed}
 
 # %% ../nbs/03c_prepare.ipynb #955a57c8
-DF_ANNOTATIONS = ('fasion-annotation-{}.csv', 'fashion-annotation-{}.csv', 'fashion-resize-annotation-{}.csv')  # GFLA/Def-GAN, ours, PATN
-DF_PAIRS = ('fasion-pairs-{}.csv', 'fashion-pairs-{}.csv', 'fashion-resize-pairs-{}.csv')
+DF_ANNOTATIONS = ('fasion-annotation-{}.csv', 'fashion-annotation-{}.csv', 'fashion-resize-annotation-{}.csv', 'fasion-resize-annotation-{}.csv')  # Def-GAN/GFLA, ours, PATN, PATN with Def-GAN's spelling
+DF_PAIRS = ('fasion-pairs-{}.csv', 'fashion-pairs-{}.csv', 'fashion-resize-pairs-{}.csv', 'fasion-resize-pairs-{}.csv')
+DF_IMAGE_FOLDERS = ('img', 'img_highres')  # the In-shop download's 256x256 photos and its 1101x750 ones
+DF_FRAMES = {'full': (256, 256), 'cropped': (256, 176)}  # (H, W) of each keypoint frame
 
-def inshop_index(src) -> dict:
-    "Flattened name -> path of every image under an In-shop download (`src/img/...` or `src` = the img folder)."
-    src = Path(src); img = src / 'img' if (src / 'img').is_dir() else src
-    if not img.is_dir(): raise FileNotFoundError(f"{src}: no In-shop image folder (expected {src / 'img'}/MEN/..., WOMEN/...)")
+def inshop_index(src,  # the In-shop download (holding img/ or img_highres/) or one of those folders
+                 images: str | None = None,  # 'img' or 'img_highres' (default: the one the download holds; img when both)
+                ) -> dict:
+    "Flattened name -> path of every image under an In-shop download."
+    src = Path(src)
+    if images is not None and images not in DF_IMAGE_FOLDERS: raise ValueError(f"images must be one of {DF_IMAGE_FOLDERS}, not {images!r}")
+    have = [f for f in DF_IMAGE_FOLDERS if (src / f).is_dir()]
+    if images is not None and images not in have and src.name != images:
+        raise FileNotFoundError(f"{src}: no {images} folder (the download holds {' and '.join(have) or 'neither img nor img_highres'})")
+    pick = images if images in have else None if images is not None else (have[0] if have else None)
+    img = src / pick if pick else src  # SRC may also be the image folder itself
+    if not img.is_dir(): raise FileNotFoundError(f"{src}: no In-shop image folder (expected {src / 'img'}/MEN/..., WOMEN/... or {src / 'img_highres'}/...)")
     out = {}
     for root, _, files in os.walk(img):
         for f in files:
@@ -92,14 +122,15 @@ def inshop_index(src) -> dict:
     if not out: raise FileNotFoundError(f"{img}: no images in the GENDER/CATEGORY/ID/FILE layout of the In-shop download")
     return out
 
-def prepare_deepfashion(src,  # the In-shop download: SRC/img/MEN/..., SRC/img/WOMEN/...
+def prepare_deepfashion(src,  # the In-shop download: SRC/img/MEN/..., SRC/img/WOMEN/... (or SRC/img_highres/...)
                         out,  # dataset folder to write
                         annotations=None,  # folder of the annotation and pair files (default: src)
-                        link: bool = False,  # symlink the images instead of copying (not possible when they must be cropped)
+                        link: bool = False,  # symlink the images that need no change instead of copying them
                         splits=('train', 'test'),
+                        images: str | None = None,  # 'img' or 'img_highres' (default: the one the download holds; img when both)
                         log=print) -> dict:
-    "Write a DeepFashion dataset folder: images named as the annotation files name them, in the frame of their keypoints."
-    where, ann_dir, res = inshop_index(src), Path(annotations or src), {}
+    "Write a DeepFashion dataset folder: images named as the annotation files name them, brought into the frame of their keypoints."
+    where, ann_dir, res = inshop_index(src, images), Path(annotations or src), {}
     for split in splits:
         ann = _find(ann_dir, [p.format(split) for p in DF_ANNOTATIONS])
         pairs = _find(ann_dir, [p.format(split) for p in DF_PAIRS])
@@ -107,10 +138,10 @@ def prepare_deepfashion(src,  # the In-shop download: SRC/img/MEN/..., SRC/img/W
             raise FileNotFoundError(f"{ann_dir}: no {'annotation' if ann is None else 'pairs'} file for split {split!r} (looked for "
                                     f"{', '.join(p.format(split) for p in (DF_ANNOTATIONS if ann is None else DF_PAIRS))})")
         frame = keypoint_frame(read_annotations(ann))
-        crop = CROPS['deepfashion'] if frame == 'cropped' else None  # every image is checked against the crop as it is written
-        res[split] = {**_prepare_split(split, ann, pairs, where, out, 'fashion', link and crop is None, crop),
-                      'keypoint_frame': frame, 'annotation': str(ann),
-                      'images_written': f"{crop[2]}x{crop[3]} (cropped to the keypoints' frame)" if crop else 'as downloaded'}
+        H, W = DF_FRAMES[frame]
+        r = _prepare_split(split, ann, pairs, where, out, 'fashion', link, (H, W))  # every image is checked against the frame as it is written
+        res[split] = {**r, 'keypoint_frame': frame, 'annotation': str(ann), 'frame': [H, W],
+                      'images_written': f"{H}x{W}" + (f", {r['images_changed']} of them cropped or resized to the keypoints' frame" if r['images_changed'] else ', as downloaded')}
         log(f"{split}: {res[split]['images']} images ({res[split]['images_written']}), {res[split]['pairs']} pairs, "
             f"keypoints in the {frame} frame, from {ann.name}")
     return res
@@ -142,26 +173,37 @@ def write_annotations(path, kps: dict):
     rows = [f"{n}: [{fmt(k[:, 1])}]: [{fmt(k[:, 0])}]" for n, k in kps.items()]
     Path(path).write_text('\n'.join([HEADER] + rows) + '\n')
 
-def mock_inshop(synth, dst, frame='full') -> tuple[Path, dict]:
-    "An In-shop-style download (img/ tree, published file names) from a 256x176 synthetic dataset: (folder, split -> synthetic name -> In-shop name)."
+HIGHRES = (1101, 750)  # (H, W) of the In-shop `img_highres` photos
+
+def mock_inshop(synth, dst,
+                frame='full',  # keypoints in the 'full' 256x256 frame or the 'cropped' 256x176 one
+                images='img',  # 'img' (256x256 photos: the person widened by grey margins) or 'img_highres' (1101x750: the person enlarged)
+                spelling=None,  # annotation file prefix: 'fasion', 'fashion', 'fashion-resize' or 'fasion-resize' (default: fasion for full, fashion-resize for cropped)
+                marker: bool = False,  # paint a pure red 5x5 square on each person's neck (joint 1), to find it in the prepared images
+               ) -> tuple[Path, dict]:
+    "An In-shop-style download (img/ or img_highres/ tree, published file names) from a 256x176 synthetic dataset: (folder, split -> synthetic name -> In-shop name)."
     dst, mapping = Path(dst), {}
+    spelling = spelling or ('fasion' if frame == 'full' else 'fashion-resize')
     for split in ('train', 'test'):
         kps = read_annotations(Path(synth) / f'synthetic-annotation-{split}.csv')
         pairs = read_pairs(Path(synth) / f'synthetic-pairs-{split}.csv', kps)
         names, first_id = {}, 5000 if split == 'test' else 0  # the splits' people must not share In-shop ids
         for i, n in enumerate(sorted(kps)):
-            rel = Path('img', 'MEN' if i % 2 else 'WOMEN', 'Tees_Tanks', f'id_{i // 4 + first_id:08d}', f'{i % 4 + 1:02d}_{i % 3 + 1}_front.jpg')
+            rel = Path(images, 'MEN' if i % 2 else 'WOMEN', 'Tees_Tanks', f'id_{i // 4 + first_id:08d}', f'{i % 4 + 1:02d}_{i % 3 + 1}_front.jpg')
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            with Image.open(Path(synth) / split / n) as im:
-                canvas = Image.new('RGB', (256, 256), (128, 128, 128)); canvas.paste(im.convert('RGB'), (40, 0))
-                canvas.save(dst / rel, quality=100, subsampling=0)
+            with Image.open(Path(synth) / split / n) as im: person = im.convert('RGB')
+            if marker and present(kps[n])[1]:
+                x, y = (int(round(float(v))) for v in kps[n][1])
+                person.paste((255, 0, 0), (x - 2, y - 2, x + 3, y + 3))
+            if images == 'img_highres': photo = person.resize(HIGHRES[::-1], Image.BICUBIC)
+            else: photo = Image.new('RGB', (256, 256), (128, 128, 128)); photo.paste(person, (40, 0))
+            photo.save(dst / rel, quality=100, subsampling=0)
             names[n] = inshop_name(rel)
         mapping[split] = names
         shift = np.array([40, 0], np.float32) if frame == 'full' else np.zeros(2, np.float32)
         moved = {names[n]: np.where(present(k)[:, None], k + shift, k) for n, k in kps.items()}
-        write_annotations(dst / (f'fasion-annotation-{split}.csv' if frame == 'full' else f'fashion-resize-annotation-{split}.csv'), moved)
-        (dst / (f'fasion-pairs-{split}.csv' if frame == 'full' else f'fashion-resize-pairs-{split}.csv')).write_text(
-            '\n'.join([PAIRS_HEADER] + [f'{names[a]},{names[b]}' for a, b in pairs]) + '\n')
+        write_annotations(dst / f'{spelling}-annotation-{split}.csv', moved)
+        (dst / f'{spelling}-pairs-{split}.csv').write_text('\n'.join([PAIRS_HEADER] + [f'{names[a]},{names[b]}' for a, b in pairs]) + '\n')
     return dst, mapping
 
 # %% ../nbs/03c_prepare.ipynb #f282b396
@@ -172,12 +214,16 @@ def prepare_cli(argv=None) -> int:
     p.add_argument('dataset', choices=['deepfashion', 'market']); p.add_argument('src', help='the download folder')
     p.add_argument('--out', required=True, help='dataset folder to write')
     p.add_argument('--annotations', help='folder of the annotation and pair files (default: SRC)')
-    p.add_argument('--link', action='store_true', help='symlink the images instead of copying them')
+    p.add_argument('--link', action='store_true', help='symlink the images that need no change instead of copying them')
+    p.add_argument('--images', choices=list(DF_IMAGE_FOLDERS), help="DeepFashion: which In-shop folder to read, 'img' (256x256) or "
+                   "'img_highres' (1101x750, resized to the keypoints' 256x176 frame) (default: the one SRC holds; img when both)")
     a = p.parse_args(argv)
     from structflow.runs import check_output
     try:
         check_output(a.out, 'dir', what='dataset folder')
-        (prepare_deepfashion if a.dataset == 'deepfashion' else prepare_market)(a.src, a.out, a.annotations, a.link)
+        if a.dataset == 'deepfashion': prepare_deepfashion(a.src, a.out, a.annotations, a.link, images=a.images)
+        elif a.images: p.error('--images is for deepfashion (the In-shop img / img_highres folders)')
+        else: prepare_market(a.src, a.out, a.annotations, a.link)
     except (FileNotFoundError, ValueError) as e:
         print(f'structflow data prepare: error: {e}', file=sys.stderr); return 2
     print(f"wrote {a.out}; check it with: structflow data check {a.out}")

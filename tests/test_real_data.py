@@ -65,6 +65,49 @@ def test_deepfashion_end_to_end(synth256, tmp_path, cli, frame, images):
     assert rc == 0, err
     assert np.asarray(Image.open(tmp_path / 'g.png')).shape == (256, 4 * 176, 3)
 
+def neck_error(root, split):
+    "Largest distance (px) between the red mark painted on each mock person's neck and the neck keypoint, in the prepared images."
+    kps, worst = read_annotations(root / f'fashion-annotation-{split}.csv'), 0.0
+    for n, k in kps.items():
+        a = np.asarray(Image.open(root / split / n).convert('RGB')).astype(int)
+        ys, xs = np.nonzero((a[..., 0] > 180) & (a[..., 1] < 80) & (a[..., 2] < 80))
+        assert len(xs), f'{n}: the mark was lost'
+        worst = max(worst, float(np.hypot(xs.mean() - k[1, 0], ys.mean() - k[1, 1])))
+    return worst
+
+@pytest.mark.parametrize('images, frame, spelling, size', [
+    ('img', 'full', 'fasion', (256, 256)), ('img', 'full', 'fashion', (256, 256)),
+    ('img', 'cropped', 'fashion-resize', (256, 176)), ('img', 'cropped', 'fasion-resize', (256, 176)),
+    ('img_highres', 'cropped', 'fasion', (256, 176)), ('img_highres', 'cropped', 'fashion-resize', (256, 176)),
+    ('img_highres', 'cropped', 'fasion-resize', (256, 176))])
+def test_deepfashion_as_people_download_it(synth256, tmp_path, cli, images, frame, spelling, size):
+    "Each image folder with each annotation spelling and keypoint frame: the prepared images are in the keypoints' frame, and a joint lands on its mark."
+    src, _ = mock_inshop(synth256, tmp_path / 'inshop', frame=frame, images=images, spelling=spelling, marker=True)
+    rc, out, err = cli('data', 'prepare', 'deepfashion', src, '--out', tmp_path / 'df')
+    assert rc == 0, err
+    for split in ('train', 'test'):
+        assert {Image.open(f).size[::-1] for f in (tmp_path / 'df' / split).iterdir()} == {size}
+        assert neck_error(tmp_path / 'df', split) < 2
+    rc, out, _ = cli('data', 'check', tmp_path / 'df')
+    assert rc == 0 and f"frame: {size[0]}x{size[1]} images" in out and 'warning' not in out
+
+@pytest.mark.parametrize('images, shape', [('img_highres', None), ('img', (300, 200))])
+def test_a_frame_that_does_not_fit_the_images_is_one_line(synth256, tmp_path, cli, images, shape):
+    "High-resolution photos with keypoints of the 256x256 frame, or photos of an unknown size: refused, naming the photo and the annotation line; never a silent crop."
+    src, _ = mock_inshop(synth256, tmp_path / 'inshop', frame='full', images=images)
+    if shape:
+        f = next((src / 'img').rglob('*.jpg')); Image.open(f).convert('RGB').resize(shape[::-1]).save(f)
+    rc, _, err = cli('data', 'prepare', 'deepfashion', src, '--out', tmp_path / 'df')
+    assert rc == 2 and err.count('\n') == 1 and '.jpg: image is' in err and 'line' in err and 'fasion-annotation-' in err, err
+    assert ('the central window only' in err) if images == 'img_highres' else ('300x200, which does not fit' in err)
+
+def test_both_image_folders_pick_with_images_flag(synth256, tmp_path, cli):
+    src, _ = mock_inshop(synth256, tmp_path / 'inshop', frame='cropped', images='img_highres', spelling='fasion', marker=True)
+    rc, _, err = cli('data', 'prepare', 'deepfashion', src, '--out', tmp_path / 'df', '--images', 'img')
+    assert rc == 2 and "no img folder (the download holds img_highres)" in err
+    assert cli('data', 'prepare', 'deepfashion', src, '--out', tmp_path / 'df', '--images', 'img_highres')[0] == 0
+    assert neck_error(tmp_path / 'df', 'train') < 2
+
 def test_mixed_deepfashion_frames_warn(synth256, tmp_path, cli):
     full, _ = mock_inshop(synth256, tmp_path / 'full', frame='full')
     patn, _ = mock_inshop(synth256, tmp_path / 'patn', frame='cropped')
