@@ -31,7 +31,7 @@ def inshop_name(rel) -> str:
 # %% ../nbs/03c_prepare.ipynb #8207a6ac
 def keypoint_frame(kps: dict,  # name -> (18,2) keypoints of a DeepFashion annotation file
                   ) -> str:
-    "'full' (256x256 frame, Def-GAN / GFLA) or 'cropped' (the central 256x176 window, PATN) from where the joints lie."
+    "'full' (256x256 frame, Def-GAN) or 'cropped' (the central 256x176 window: PATN, GFLA) from where the joints lie."
     K = np.stack(list(kps.values())) if kps else np.zeros((0, 18, 2), np.float32)
     x = K[..., 0][present(K)]
     if len(x) == 0: raise ValueError("no joint in the annotation file: its frame cannot be told")
