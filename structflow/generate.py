@@ -16,7 +16,8 @@ from .pose_files import read_pose_file
 from .warp import flow_to_color
 
 # %% auto #0
-__all__ = ['person_box', 'to_box', 'crop_box', 'pose_from', 'frame_pose', 'target_frame', 'generate', 'explain', 'generate_cli']
+__all__ = ['PHOTO_EXTS', 'person_box', 'to_box', 'crop_box', 'pose_from', 'frame_pose', 'target_frame', 'generate', 'explain',
+           'read_source', 'pose_spec_for', 'compose', 'generate_cli']
 
 # %% ../nbs/11c_generate.ipynb #4eb98320
 def person_box(kps,  # (18,2) keypoints in their image's frame
@@ -83,6 +84,7 @@ def target_frame(own, target_image=None, target_size=None, source_size=None) -> 
             with Image.open(target_image) as im: return upright_size(im), f'of --target-image {target_image}'
         except (OSError, ValueError) as e: raise ValueError(f"{target_image}: cannot read the target image ({e})") from None
     if target_size is not None: return tuple(target_size), 'given by --target-size'
+    if source_size is None: raise ValueError("the target poses do not state their image's size: give it with --target-size HxW or --target-image IMAGE (a folder of photos has no one source frame to assume)")
     return tuple(source_size), "of the source image (assumed: give --target-size or --target-image if the pose comes from elsewhere)"
 
 # %% ../nbs/11c_generate.ipynb #c6ccc3a6
@@ -105,62 +107,88 @@ def explain(out: dict, size) -> np.ndarray:
     return np.concatenate(tiles, 1)
 
 # %% ../nbs/11c_generate.ipynb #620ae462
+PHOTO_EXTS = ('.jpg', '.jpeg', '.png', '.webp', '.bmp')  # what `generate` takes from a folder of photos
+
+def read_source(sp: Path, spec, size) -> tuple[torch.Tensor, np.ndarray, tuple]:
+    "(framed source (3,H,W) at the model's `size`, its keypoints there, the photo's (H, W)) from a photo and its pose spec; one ValueError naming what is wrong."
+    if not sp.is_file(): raise FileNotFoundError(f"source image {sp} does not exist")
+    try:
+        with Image.open(sp) as im:
+            if exif_rotation(im) != 1: print(f"note: {sp} is stored turned (EXIF orientation {exif_rotation(im)}); read upright, as viewers show it", file=sys.stderr)
+            img = upright(im).convert('RGB')
+    except Exception as e: raise ValueError(f"{sp}: cannot read the image ({e})") from e
+    frame = (img.height, img.width)
+    try: sk, own, where = pose_from(spec, image_name=sp.name)
+    except ValueError as e: raise ValueError(f"{e} (looking for the pose of {sp})" if sp.name not in str(e) else str(e)) from None
+    if own is not None and tuple(own) != frame:
+        raise ValueError(f"{where}: the pose belongs to a {own[0]}x{own[1]} image, but {sp} is {frame[0]}x{frame[1]}; give the pose of this image")
+    check_keypoints(sk, frame, name=f"{where} (the pose of {sp.name})")
+    try: box = person_box(sk, size[1] / size[0])
+    except ValueError as e: raise ValueError(f"{where}: {e}") from None
+    return to_tensor(crop_box(img, box, size)), to_box(sk, box, size), frame
+
+def pose_spec_for(photo: Path, source_pose) -> str:
+    "The pose of one photo of a folder: FILE.csv -> its row NAME; a folder -> NAME-stem.json in it; a file of many (COCO) -> that file, picked by name."
+    sp = Path(source_pose)
+    if sp.is_dir():
+        f = sp / f'{photo.stem}.json'
+        if not f.is_file(): raise FileNotFoundError(f"{photo}: no pose {f} for it in the --source-pose folder")
+        return str(f)
+    if sp.suffix.lower() == '.csv': return f'{sp}:{photo.name}'
+    return str(sp)
+
+def compose(layout: str, src, tks, results, size) -> np.ndarray:
+    "The picture `generate` writes: 'results' (the generated images side by side) or 'strip' (framed source, then per target pose, result, result with the pose)."
+    if layout == 'results': return np.concatenate(results, 1)
+    return np.concatenate([to_uint8(src)] + [x for k, res in zip(tks, results) for x in (draw_pose(k, size), res, draw_pose(k, image=res))], 1)
+
 def generate_cli(argv=None) -> int:
     from structflow.checkpoint import load_model
     from structflow.core import size_arg
     p = argparse.ArgumentParser(prog='structflow generate', description='Generate the source person in one or more target poses.')
     p.add_argument('--checkpoint', required=True, help='model.pt, last.pt, a run folder or the name of a shipped model')
-    p.add_argument('--source', required=True, help='source image (any size: the person is found from the source pose)')
+    p.add_argument('--source', required=True, help='source image (any size: the person is found from the source pose), '
+                   'or a folder of photos (then --out is a folder: one picture per photo, named like it)')
     p.add_argument('--source-pose', required=True, help='pose of the source image: JSON (ours, COCO annotations[:ID], OpenPose[:N], '
-                   '17/18-joint list) or FILE.csv:NAME')
-    p.add_argument('--target-pose', required=True, action='append', help='pose to generate, same formats (repeat for a strip)')
+                   '17/18-joint list) or FILE.csv:NAME; for a folder of photos: an annotation FILE.csv with a row per photo, '
+                   'a folder of NAME.json poses, or a COCO file of them all')
+    p.add_argument('--target-pose', required=True, action='append', help='pose to generate, same formats (repeat for several)')
     p.add_argument('--target-image', help='the image the target poses were taken from (gives their frame)')
     p.add_argument('--target-size', type=size_arg, help='HxW of the image the target poses were taken from')
-    p.add_argument('--out', required=True, help='output image (.png or .jpg)')
+    p.add_argument('--out', required=True, help='output image (.png or .jpg), or a folder for a folder of photos')
     p.add_argument('--explain', action='store_true', help="also write OUT-explain.png: each part's flow and visibility map per target")
-    p.add_argument('--layout', choices=['strip', 'results'], default='strip', help="'strip': framed source, then per target its pose, "
-                   "the result and the result with the pose; 'results': the generated images alone, side by side")
+    p.add_argument('--layout', choices=['results', 'strip'], default='results', help="'results' (default): the generated images alone, "
+                   "side by side; 'strip': framed source, then per target its pose, the result and the result with the pose")
     a = p.parse_args(argv)
+    exts = ('.png', '.jpg', '.jpeg', '.webp')
     try:
-        out = check_output(a.out, 'file', exts=('.png', '.jpg', '.jpeg', '.webp'), what='output image')
+        batch = Path(a.source).is_dir()
+        if batch:
+            photos = sorted(f for f in Path(a.source).iterdir() if f.suffix.lower() in PHOTO_EXTS and not f.name.startswith('.'))
+            if not photos: raise FileNotFoundError(f"{a.source}: no photos ({', '.join(PHOTO_EXTS)}) in the folder")
+            out_dir = check_output(a.out, 'dir', what='output folder')
+            outs_to = [out_dir / f'{ph.stem}.png' for ph in photos]
+            if len(set(outs_to)) < len(outs_to): raise ValueError(f"{a.source}: two photos share a name before their extension; their results would overwrite each other")
+        else:
+            photos, outs_to = [Path(a.source)], [check_output(a.out, 'file', exts=exts, what='output image')]
         G, meta = load_model(a.checkpoint)
         size = tuple(G.cfg.size)
-        sp = Path(a.source)
-        if not sp.is_file(): raise FileNotFoundError(f"source image {sp} does not exist")
-        try:
-            with Image.open(sp) as im:
-                if exif_rotation(im) != 1: print(f"note: {sp} is stored turned (EXIF orientation {exif_rotation(im)}); read upright, as viewers show it", file=sys.stderr)
-                img = upright(im).convert('RGB')
-        except Exception as e: raise ValueError(f"{sp}: cannot read the image ({e})") from e
-        frame = (img.height, img.width)
-        sk, own, where = pose_from(a.source_pose, image_name=sp.name)
-        if own is not None and tuple(own) != frame:
-            raise ValueError(f"{where}: the pose belongs to a {own[0]}x{own[1]} image, but {sp} is {frame[0]}x{frame[1]}; give the pose of this image")
-        check_keypoints(sk, frame, name=f"{where} (the pose of {sp.name})")
-        try: box = person_box(sk, size[1] / size[0])
-        except ValueError as e: raise ValueError(f"{where}: {e}") from None
-        src, sk_m = to_tensor(crop_box(img, box, size)), to_box(sk, box, size)
+        sources = [read_source(ph, pose_spec_for(ph, a.source_pose) if batch else a.source_pose, size) for ph in photos]  # every photo checked before any work
         tks, notes = [], []
         for t in a.target_pose:
             tk, own, where = pose_from(t)
-            tf, how = target_frame(own, a.target_image, a.target_size, frame)
+            tf, how = target_frame(own, a.target_image, a.target_size, sources[0][2] if not batch else None)
             if how.startswith('of the source'): notes.append(f"note: {where}: read in the {tf[0]}x{tf[1]} frame {how}")
             tks.append(frame_pose(tk, tf, size, where, how))
     except (FileNotFoundError, ValueError) as e:
         print(f'structflow generate: error: {e}', file=sys.stderr); return 2
     for n in notes: print(n, file=sys.stderr)
-    outs = generate(G, src, sk_m, tks)
-    results = [to_uint8(o['image'][0].float()) for o in outs]
-    if a.layout == 'results':
-        Image.fromarray(np.concatenate(results, 1)).save(out)
-        msg = f"wrote {out}: the generated image{'s, side by side,' if len(tks) > 1 else ''} for {len(tks)} pose(s)"
-    else:
-        strip = [to_uint8(src)] + [x for k, res in zip(tks, results) for x in (draw_pose(k, size), res, draw_pose(k, image=res))]
-        Image.fromarray(np.concatenate(strip, 1)).save(out)
-        msg = f"wrote {out}: framed source, then target pose, result and result with the pose for {len(tks)} pose(s)"
-    if a.explain:
-        ex = out.with_name(out.stem + '-explain' + out.suffix)
-        Image.fromarray(np.concatenate([explain(o, size) for o in outs], 0)).save(ex)
-        msg += f"; {ex}: per target, each part's flow and visibility ({', '.join(outs[0]['flows'])})"
-    print(msg)
+    for (src, sk_m, _), out in zip(sources, outs_to):
+        outs = generate(G, src, sk_m, tks)
+        Image.fromarray(compose(a.layout, src, tks, [to_uint8(o['image'][0].float()) for o in outs], size)).save(out)
+        if a.explain: Image.fromarray(np.concatenate([explain(o, size) for o in outs], 0)).save(out.with_name(out.stem + '-explain' + out.suffix))
+    what = (f"the generated image{'s, side by side,' if len(tks) > 1 else ''}" if a.layout == 'results' else
+            'framed source, then target pose, result and result with the pose') + f" for {len(tks)} pose(s)"
+    print(f"wrote {outs_to[0] if not batch else f'{len(outs_to)} pictures into {outs_to[0].parent}'}: {what}"
+          + (f"; beside each, NAME-explain: per target, each part's flow and visibility" if a.explain else ''))
     return 0

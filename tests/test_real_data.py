@@ -61,7 +61,7 @@ def test_deepfashion_end_to_end(synth256, tmp_path, cli, frame, images):
     assert json.loads((ev / 'metrics.json').read_text())['frame']['crop'] == fr['crop']
     ann = next(data.glob('fashion-annotation-test.csv')); row = next(iter(read_annotations(ann)))
     rc, out, err = cli('generate', '--checkpoint', run, '--source', data / 'test' / row, '--source-pose', f'{ann}:{row}',
-                       '--target-pose', f'{ann}:{row}', '--target-size', f'{images[0]}x{images[1]}', '--out', tmp_path / 'g.png')
+                       '--target-pose', f'{ann}:{row}', '--target-size', f'{images[0]}x{images[1]}', '--out', tmp_path / 'g.png', '--layout', 'strip')
     assert rc == 0, err
     assert np.asarray(Image.open(tmp_path / 'g.png')).shape == (256, 4 * 176, 3)
 
@@ -176,7 +176,7 @@ def gen(tmp_path, *extra, source_pose=None):
 
 def test_landscape_photo_is_framed_on_the_person(photo, tmp_path, cli):
     item, big = photo
-    rc, out, err = cli(*gen(tmp_path, '--target-size', '64x32', '--explain'))
+    rc, out, err = cli(*gen(tmp_path, '--target-size', '64x32', '--explain', '--layout', 'strip'))
     assert rc == 0, err
     strip = np.asarray(Image.open(tmp_path / 'out.png'))
     assert strip.shape == (128, 4 * 64, 3) and (tmp_path / 'out-explain.png').is_file()
@@ -191,6 +191,32 @@ def test_landscape_photo_is_framed_on_the_person(photo, tmp_path, cli):
     pose_tile = strip[:, 64:128]
     for x, y in tk[present(tk)].round().astype(int):  # every target joint is drawn where it should be, on the person
         assert pose_tile[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2].max() > 0
+
+def test_the_result_alone_by_default_and_a_folder_of_photos(photo, tmp_path, cli):
+    rc, _, err = cli(*gen(tmp_path, '--target-size', '64x32'))
+    assert rc == 0, err
+    alone = np.asarray(Image.open(tmp_path / 'out.png'))
+    assert alone.shape == (128, 64, 3)  # the generated image, nothing else
+    # a folder of photos, their poses in one COCO file, results in a folder, one picture per photo, named like it
+    photos = tmp_path / 'photos'; photos.mkdir()
+    for n in ('a.jpg', 'b.jpg'): shutil.copyfile(tmp_path / 'photo.jpg', photos / n)
+    coco = json.loads((tmp_path / 'photo-coco.json').read_text())
+    coco['images'] = [dict(coco['images'][0], id=i, file_name=n) for i, n in ((3, 'a.jpg'), (4, 'b.jpg'))]
+    coco['annotations'] = [dict(coco['annotations'][1], id=10 + i, image_id=i) for i in (3, 4)]
+    (tmp_path / 'all.json').write_text(json.dumps(coco))
+    args = ['generate', '--checkpoint', 'synthetic-128x64', '--source', photos, '--source-pose', tmp_path / 'all.json',
+            '--target-pose', tmp_path / 'target.json', '--target-size', '64x32', '--out', tmp_path / 'results']
+    rc, out, err = cli(*args)
+    assert rc == 0 and 'wrote 2 pictures into' in out, err
+    a, b = (np.asarray(Image.open(tmp_path / 'results' / f'{n}.png')) for n in 'ab')
+    assert a.shape == (128, 64, 3) and np.array_equal(a, b) and np.array_equal(a, alone)  # the same photo and pose: the same result as alone
+    # a photo without a pose is named before any work, and nothing is written
+    shutil.copyfile(tmp_path / 'photo.jpg', photos / 'c.jpg')
+    rc, _, err = cli(*args[:-1], tmp_path / 'results2')
+    assert rc == 2 and 'c.jpg' in err and err.count('\n') == 1 and not any((tmp_path / 'results2').glob('*.png'))
+    (photos / 'c.jpg').unlink()
+    rc, _, err = cli(*[x for x in args if x not in ('--target-size', '64x32')])  # no one source frame to assume for the target poses
+    assert rc == 2 and '--target-size' in err
 
 def test_target_pose_frame_from_another_image(photo, tmp_path, cli):
     Image.new('RGB', (32, 64)).save(tmp_path / 'other.png')
