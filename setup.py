@@ -18,6 +18,7 @@ lic = licenses[cfg['license']]
 min_python = cfg['min_python']
 requirements = cfg.get('requirements', '').split()
 dev_requirements = cfg.get('dev_requirements', '').split()
+tb_requirements = cfg.get('tb_requirements', '').split()  # `pip install structflow[tb]`: TensorBoard logs of losses and sample grids
 scripts = [s.strip() for s in cfg.get('console_scripts', '').split() if s.strip()]
 
 setuptools.setup(
@@ -41,7 +42,7 @@ setuptools.setup(
     include_package_data=True,
     package_data={cfg['lib_name']: ['pretrained/*.pt', 'pretrained/*.json', 'pretrained/*.md', 'samples/market/*.csv', 'samples/market/*.md']},
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require={'dev': dev_requirements, 'tb': tb_requirements},
     python_requires='>=' + min_python,
     entry_points={'console_scripts': scripts, 'nbdev': [f"{cfg['lib_name']}={cfg['lib_name']}._modidx:d"]},
     project_urls={'Source': cfg['git_url']},

@@ -13,9 +13,9 @@ from .generator import make_generator, ModelConfig, Generator
 from .runs import OutputError
 
 # %% auto #0
-__all__ = ['MAX_TENSOR', 'PRETRAINED_DIR', 'atomic_save', 'read_checkpoint', 'check_contents', 'fit_state_dict', 'rng_state',
-           'set_rng_state', 'write_json', 'machine_info', 'model_file', 'load_model', 'available_pretrained',
-           'load_pretrained']
+__all__ = ['MAX_TENSOR', 'HUB_WEIGHTS', 'HUB_CONFIG', 'PRETRAINED_DIR', 'atomic_save', 'read_checkpoint', 'check_contents',
+           'fit_state_dict', 'rng_state', 'set_rng_state', 'write_json', 'machine_info', 'model_file', 'load_model',
+           'available_pretrained', 'load_pretrained', 'export_model', 'read_hub', 'export_cli']
 
 # %% ../nbs/09c_checkpoint.ipynb #342c67c2
 def atomic_save(obj, path) -> Path:
@@ -162,19 +162,23 @@ def model_file(G: Generator, cfg=None, meta: dict | None = None, half: bool = Fa
             'train_config': cfg.to_dict() if cfg is not None else None, 'meta': meta or {}}
 
 # %% ../nbs/09c_checkpoint.ipynb #1bafb196
+HUB_WEIGHTS, HUB_CONFIG = 'model.safetensors', 'config.json'  # an exported model's files, named as the Hugging Face hub's tools expect (below)
 PRETRAINED_DIR = Path(__file__).parent / 'pretrained' if '__file__' in globals() else Path('../structflow/pretrained')
 
 def load_model(path,  # last.pt, model.pt, a run folder, or the name of a shipped model
                device='cpu',  # where to put the generator
                expect: ModelConfig | None = None,  # raise if the checkpoint's preset/size differ from this
               ) -> tuple[Generator, dict]:
-    "(generator in eval mode, checkpoint metadata) from a checkpoint file or run folder."
+    "(generator in eval mode, checkpoint metadata) from a checkpoint file, a run folder, a shipped model's name or an exported folder (`export_model`)."
     path = Path(path)
     if not path.exists() and str(path) in available_pretrained(): path = PRETRAINED_DIR / f'{path}.pt'  # a shipped model's name
-    if path.is_dir():
-        cand = [path / 'model.pt', path / 'last.pt']
-        path = next((c for c in cand if c.exists()), cand[0])
-    ck = read_checkpoint(path)
+    if path.name == HUB_WEIGHTS: path = path.parent
+    if path.is_dir() and (path / HUB_WEIGHTS).is_file(): ck = read_hub(path)  # an exported folder (model.safetensors + config.json)
+    else:
+        if path.is_dir():
+            cand = [path / 'model.pt', path / 'last.pt']
+            path = next((c for c in cand if c.exists()), cand[0])
+        ck = read_checkpoint(path)
     mc = ModelConfig(**ck['model_config'])
     if expect is not None:
         diff = {k: (getattr(mc, k), getattr(expect, k)) for k in ('size', 'ch', 'flow_ch', 'scales', 'parts', 'hdcb', 'pnb')
@@ -197,3 +201,54 @@ def load_pretrained(name: str = 'synthetic-128x64', device='cpu') -> tuple[Gener
     p = PRETRAINED_DIR / f'{name}.pt'
     if not p.exists(): raise ValueError(f"no shipped model {name!r}; available: {available_pretrained()}")
     return load_model(p, device)
+
+# %% ../nbs/09c_checkpoint.ipynb #a222c7ab
+def _plain(v):
+    "A JSON-safe copy of checkpoint metadata (tensors become lists, anything else odd a string)."
+    if isinstance(v, dict): return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)): return [_plain(x) for x in v]
+    if isinstance(v, torch.Tensor): return v.tolist()
+    return v if v is None or isinstance(v, (bool, int, float, str)) else str(v)
+
+def export_model(checkpoint,  # anything load_model reads: a .pt file, a run folder, a shipped model's name
+                 folder,  # where to write model.safetensors and config.json
+                ) -> Path:
+    "Write a checkpoint's generator as `model.safetensors` + `config.json` (the hub's layout); returns the folder."
+    from safetensors.torch import save_file
+    from structflow.runs import check_output
+    G, meta = load_model(checkpoint)
+    folder = check_output(folder, 'dir', what='export folder')
+    save_file({k: v.detach().contiguous().cpu() for k, v in G.state_dict().items()}, str(folder / HUB_WEIGHTS), metadata={'format': 'structflow-model'})
+    umask = os.umask(0); os.umask(umask); os.chmod(folder / HUB_WEIGHTS, 0o666 & ~umask)  # the usual permissions, as atomic_save gives
+    write_json(folder / HUB_CONFIG, {'format': 'structflow-model', 'version': 1, 'model_config': asdict(G.cfg),
+                                     'meta': _plain({k: v for k, v in meta.items() if k not in ('model_config', 'path', 'format')}),
+                                     'exported_from': str(meta.get('path', checkpoint))})
+    return folder
+
+def read_hub(folder) -> dict:
+    "An exported folder as a checkpoint dict (format, model_config, generator, meta), checked like `read_checkpoint`; errors name the file."
+    from safetensors.torch import load_file
+    folder = Path(folder); wp, cp = folder / HUB_WEIGHTS, folder / HUB_CONFIG
+    if not cp.is_file(): raise FileNotFoundError(f"{cp}: no config beside {wp.name} (an exported structflow model has both)")
+    try: cfg = json.loads(cp.read_text(encoding='utf-8'))
+    except (ValueError, UnicodeDecodeError) as e: raise ValueError(f"{cp}: not readable JSON ({e})") from None
+    if not isinstance(cfg, dict) or cfg.get('format') != 'structflow-model':
+        raise ValueError(f"{cp}: not the config of an exported structflow model (no 'format': 'structflow-model')")
+    try: sd = load_file(str(wp))  # tensors only: reading runs nothing from the file
+    except Exception as e: raise ValueError(f"{wp}: not a readable safetensors file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    meta = cfg.get('meta') if isinstance(cfg.get('meta'), dict) else {}
+    ck = {**meta, 'format': 'structflow-model', 'model_config': cfg.get('model_config'), 'generator': sd}
+    check_contents(ck, cp)
+    return ck
+
+def export_cli(argv=None) -> int:
+    "`structflow export --checkpoint X --out DIR`: model.safetensors + config.json."
+    import argparse, sys
+    p = argparse.ArgumentParser(prog='structflow export', description="Write a model as model.safetensors + config.json, the Hugging Face hub's layout.")
+    p.add_argument('--checkpoint', required=True, help='model.pt, last.pt, a run folder or the name of a shipped model')
+    p.add_argument('--out', required=True, help='folder to write (model.safetensors, config.json)')
+    a = p.parse_args(argv)
+    try: out = export_model(a.checkpoint, a.out)
+    except (FileNotFoundError, ValueError) as e: print(f'structflow export: error: {e}', file=sys.stderr); return 2
+    print(f"wrote {out / HUB_WEIGHTS} and {out / HUB_CONFIG}; load it with load_model({str(out)!r}) or give it as --checkpoint")
+    return 0

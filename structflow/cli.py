@@ -22,6 +22,7 @@ COMMANDS = {  # name (one word, or two for a command with its own module) -> (mo
     'ablation': ('structflow.ablation_runner', 'ablation_cli', "reproduce the paper's ablation study (Table 3)"),
     'study':    ('structflow.study', 'study_cli', 'learning curves of the flow networks against the true flow (notebook 10b)'),
     'figures':  ('structflow.figures', 'figures_cli', "regenerate the README's pictures into images/"),
+    'export':   ('structflow.checkpoint', 'export_cli', "write a model as model.safetensors + config.json (the Hugging Face hub's layout)"),
 }
 
 SPINCOUNT = 5000  # how long an idle OpenMP thread spins before it sleeps (GNU OpenMP's default: 300,000)

@@ -30,8 +30,8 @@ from .stages import stage1_step, stage2_step
 # %% auto #0
 __all__ = ['RECIPES', 'DEMO_STEPS2', 'TRAIN_PRESETS', 'RESUME_OVERRIDES', 'CLI_FLAGS', 'upgrade_config', 'TrainConfig',
            'get_train_config', 'ResumableSampler', 'setup_distributed', 'unwrap', 'ensure_synthetic', 'sample_grid',
-           'Trainer', 'worker_init', 'train', 'run_stage', 'resume_config', 'read_config_file', 'train_parser',
-           'asked_from_args', 'config_from_args', 'train_cli']
+           'Trainer', 'worker_init', 'tensorboard_writer', 'train', 'run_stage', 'resume_config', 'read_config_file',
+           'train_parser', 'asked_from_args', 'config_from_args', 'train_cli']
 
 # %% ../nbs/10a_train.ipynb #cc0b001e
 RECIPES = {  # name -> (what it trains, ModelConfig fields it sets over the architecture's)
@@ -491,7 +491,7 @@ def run(self: Trainer, max_steps: int | None = None) -> dict:
     def handler(signum, frame): stop['signal'] = signum
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)} if _in_main_thread() else {}
     log = open(self.out / 'log.jsonl', 'a') if self.main else None
-    tb = _tensorboard(self.out) if self.main else None
+    tb = self.tb = tensorboard_writer(self.out) if self.main else None
     total = (cfg.steps1 if self.stage1_end is None else self.stage1_end) + cfg.steps2
     by_time = cfg.time_budget is not None  # with a time budget the bar counts seconds, not steps
     pbar = _progress(round(cfg.time_budget * 60) if by_time else total, round(self.elapsed) if by_time else self.step,
@@ -547,7 +547,7 @@ def run(self: Trainer, max_steps: int | None = None) -> dict:
         self.write_samples()
         write_json(self.out / 'summary.json', summary)
         if log: log.close()
-        if tb: tb.close()
+        if tb: tb.close(); self.tb = None
     return summary
 
 @patch
@@ -557,7 +557,9 @@ def write_samples(self: Trainer):
     self.G.eval()
     b = self.to_device(self.fixed)
     with self.autocast(): out = self.G(b)
-    Image.fromarray(sample_grid(b, out)).save(self.out / 'samples' / f'step_{self.step:06d}.png')
+    grid = sample_grid(b, out)
+    Image.fromarray(grid).save(self.out / 'samples' / f'step_{self.step:06d}.png')
+    if getattr(self, 'tb', None) is not None: self.tb.add_image('samples', grid, self.step, dataformats='HWC')  # source | pose | generated | target | flows
     self.G.train()
 
 @patch
@@ -587,8 +589,8 @@ def _progress(total, initial, disable, unit='step'):
     return progress(total=total, initial=initial, disable=disable, desc='train', unit=unit, dynamic_ncols=True,
                 mininterval=0.2 if tty else 15)  # a log file gets a line every 15 s, not every step
 
-def _tensorboard(out):
-    "A SummaryWriter when tensorboard is installed, else None."
+def tensorboard_writer(out):
+    "A SummaryWriter into RUN/tb when tensorboard is installed (`pip install structflow[tb]`), else None: losses and sample grids go there too."
     try: from torch.utils.tensorboard import SummaryWriter
     except Exception: return None
     return SummaryWriter(str(Path(out) / 'tb'))

@@ -310,3 +310,30 @@ def test_recipe_paper_from_the_command_line(synth_data, tmp_path):
     r = subprocess.run([sys.executable, '-m', 'structflow.cli', 'train', *cli_args(synth_data, out, '--recipe', 'ours'), '--resume'],
                        capture_output=True, text=True, env=ENV, timeout=300)
     assert r.returncode == 2 and '--recipe ours (the run has paper)' in r.stderr, r.stderr[-2000:]  # a resume cannot change the recipe
+
+def test_tensorboard_logs_losses_and_sample_grids(synth_data, tmp_path):
+    "With the [tb] extra installed, a run writes TensorBoard events: every logged loss and the sample grids as images."
+    pytest.importorskip('tensorboard')
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    out = tmp_path / 'run'
+    train(config(synth_data, steps1=2, steps2=2, sample_every=2, log_every=1), out, quiet=True)
+    ev = EventAccumulator(str(out / 'tb'), size_guidance={'images': 0, 'scalars': 0}); ev.Reload()
+    tags = ev.Tags()
+    assert {'stage1/sam', 'stage2/l1', 'stage2/total'} <= set(tags['scalars']) and 'samples' in tags['images']
+    imgs = ev.Images('samples')
+    assert {2, 4} <= {i.step for i in imgs}  # at each sample step (and the final one)
+    from PIL import Image
+    last = Image.open(sorted((out / 'samples').glob('*.png'))[-1])
+    assert (imgs[-1].width, imgs[-1].height) == last.size  # the grid of samples/, as an image
+
+def test_exported_model_loads_back_to_the_same_outputs(straight, synth_data, tmp_path, cli):
+    "`structflow export`: model.safetensors + config.json, loaded back by load_model and eval, with the same outputs."
+    from structflow.pair_dataset import PairDataset
+    from torch.utils.data import default_collate
+    rc, out, err = cli('export', '--checkpoint', straight, '--out', tmp_path / 'hub')
+    assert rc == 0 and 'model.safetensors' in out, err
+    assert sorted(p.name for p in (tmp_path / 'hub').iterdir()) == ['config.json', 'model.safetensors']
+    (G0, _), (G1, m1) = load_model(straight), load_model(tmp_path / 'hub')
+    b = default_collate([PairDataset(synth_data, 'test', size=SIZE)[i] for i in range(2)])
+    with torch.no_grad(): assert torch.equal(G0(b)['image'], G1(b)['image'])
+    assert m1['format'] == 'structflow-model'
