@@ -22,3 +22,13 @@ def test_every_command_has_help():
         r = run(name, '--help')
         assert r.returncode == 0, f'structflow {name} --help failed:\n{r.stderr[-2000:]}'
         assert 'usage' in r.stdout.lower()
+
+@pytest.mark.parametrize('args, why', [
+    (['export', '--checkpoint', 'no-such-model', '--out', '{tmp}/hub'], 'does not exist'),
+    (['export', '--checkpoint', 'synthetic-128x64', '--out', '{tmp}/afile'], 'is a file'),
+])
+def test_export_bad_input_is_one_line(tmp_path, args, why):
+    (tmp_path / 'afile').write_text('mine')
+    r = run(*[a.replace('{tmp}', str(tmp_path)) for a in args])
+    assert r.returncode == 2 and why in r.stderr and r.stderr.count('\n') == 1 and 'Traceback' not in r.stderr, r.stderr
+    assert (tmp_path / 'afile').read_text() == 'mine'
