@@ -31,7 +31,7 @@ from .stages import stage1_step, stage2_step
 __all__ = ['RECIPES', 'DEMO_STEPS2', 'TRAIN_PRESETS', 'RESUME_OVERRIDES', 'CLI_FLAGS', 'upgrade_config', 'TrainConfig',
            'get_train_config', 'ResumableSampler', 'setup_distributed', 'unwrap', 'ensure_synthetic', 'sample_grid',
            'Trainer', 'worker_init', 'tensorboard_writer', 'train', 'run_stage', 'resume_config', 'read_config_file',
-           'train_parser', 'asked_from_args', 'config_from_args', 'train_cli']
+           'flag_table', 'add_config_flags', 'train_parser', 'asked_from_args', 'config_from_args', 'train_cli']
 
 # %% ../nbs/10a_train.ipynb #cc0b001e
 RECIPES = {  # name -> (what it trains, ModelConfig fields it sets over the architecture's)
@@ -606,11 +606,6 @@ def train(cfg: TrainConfig, out, resume: bool = False, max_steps: int | None = N
         if tr.world > 1 and dist.is_initialized(): dist.destroy_process_group()
 
 RESUME_OVERRIDES = ('time_budget', 'steps1', 'steps2', 'num_workers', 'device', 'ckpt_every', 'data')  # what --resume may change
-CLI_FLAGS = {'preset': '--preset', 'recipe': '--recipe', 'stage': '--stage', 'data': '--data', 'batch_size': '--batch-size', 'lr': '--lr', 'seed': '--seed',
-             'size': '--size', 'parts': '--parts', 'hdcb': '--no-hdcb', 'pnb': '--no-pnb', 'vgg_weights': '--vgg-weights',
-             'allow_random_vgg': '--allow-random-vgg', 'num_workers': '--workers', 'device': '--device', 'amp': '--amp', 'compile': '--compile',
-             'augment': '--augment', 'time_budget': '--time-budget', 'steps1': '--steps1', 'steps2': '--steps2', 'ckpt_every': '--ckpt-every'}
-
 def run_stage(cfg: TrainConfig) -> str:
     "Which stages a config trains: '1', '2' or 'both' (the values of --stage)."
     return '1' if cfg.steps2 == 0 else '2' if cfg.steps1 == 0 else 'both'
@@ -680,41 +675,59 @@ def read_config_file(path) -> dict:
             if bad: raise ValueError(f"{p}: {k}: unknown loss weight {bad[0]!r}; the weights are {', '.join(f.name for f in fields(LossWeights))}")
     return d
 
-def train_parser() -> argparse.ArgumentParser:
+def flag_table() -> dict:
+    "TrainConfig field -> (flag, argparse settings): the command line's one table of training settings."
     from structflow.core import size_arg, POSITIVE_INT, COUNT, POSITIVE, NONNEGATIVE, device_arg  # the argument types every command shares
+    on, off = dict(action='store_const', const=True), dict(action='store_const', const=False)
+    return {
+        'preset': ('--preset', dict(choices=list(TRAIN_PRESETS), help="training preset: architecture, schedule, batch, data (default: 'tiny')")),
+        'recipe': ('--recipe', dict(choices=list(RECIPES))),
+        'data': ('--data', dict(help="dataset folder, or 'synthetic' (rendered into OUT/data; the default)")),
+        'steps1': ('--steps1', dict(type=COUNT)), 'steps2': ('--steps2', dict(type=COUNT)),
+        'time_budget': ('--time-budget', dict(type=NONNEGATIVE, help='minutes for the whole run (0: no limit)')),
+        'batch_size': ('--batch-size', dict(type=POSITIVE_INT)), 'lr': ('--lr', dict(type=POSITIVE)), 'seed': ('--seed', dict(type=COUNT)),
+        'size': ('--size', dict(type=size_arg, help='image size HxW')), 'parts': ('--parts', dict(choices=['paper', 'whole'])),
+        'hdcb': ('--no-hdcb', off | dict(help='w/o HDCB: no hybrid dilated convolution block (Table 3)')),
+        'pnb': ('--no-pnb', off | dict(help='w/o PNB: no pyramid non-local block (Table 3)')),
+        'vgg_weights': ('--vgg-weights', {}), 'allow_random_vgg': ('--allow-random-vgg', on),
+        'num_workers': ('--workers', dict(type=COUNT)), 'device': ('--device', dict(type=device_arg)),
+        'amp': ('--amp', dict(choices=['auto', 'bf16', 'off'])), 'compile': ('--compile', on), 'augment': ('--augment', on),
+        'ckpt_every': ('--ckpt-every', dict(type=POSITIVE_INT)),
+    }
+
+def add_config_flags(p: argparse.ArgumentParser, fields=None):
+    "Add the flags of TrainConfig fields (every field of the table by default) to a parser: dest = the field, default None (= the training preset's value), help = the field's own comment."
+    from fastcore.docments import docments
+    docs, table = docments(TrainConfig), flag_table()
+    for k in fields or table:
+        flag, kw = table[k]
+        kw = dict(kw)
+        if 'help' not in kw: kw['help'] = docs.get(k) or k
+        if kw.get('action') != 'store_const':
+            kw.setdefault('metavar', flag.lstrip('-').upper().replace('-', '_') if 'choices' not in kw else None)
+            if 'default' not in kw['help']: kw['help'] += " (default: the training preset's)"
+        p.add_argument(flag, dest=k, default=None, **kw)
+    return p
+
+CLI_FLAGS = {k: f for k, (f, _) in flag_table().items()} | {'stage': '--stage'}  # field -> the flag that sets it (for messages)
+
+def train_parser() -> argparse.ArgumentParser:
+    from structflow.core import POSITIVE_INT
     p = argparse.ArgumentParser(prog='structflow train', description='Train a structflow model (two stages).')
     p.add_argument('--config', help="a JSON or YAML file of settings (TrainConfig's fields), e.g. the config.json of an earlier run; "
                    "flags given beside it override it")
-    p.add_argument('--data', help="dataset folder, or 'synthetic' (rendered into OUT/data; the default)")
-    p.add_argument('--preset', choices=list(TRAIN_PRESETS), help="training preset (model + schedule; default: 'tiny')")
-    p.add_argument('--recipe', choices=list(RECIPES), help="'ours' (the preset's generator with our additions; default) or 'paper' (the paper's generator alone)")
     p.add_argument('--out', required=True, help='run folder (checkpoints, logs, samples)')
     p.add_argument('--stage', choices=['1', '2', 'both'], help="which stages to run (default: 'both')")
     p.add_argument('--max-steps', type=POSITIVE_INT, help='stop at this global step (resume later with --resume)')
-    p.add_argument('--ckpt-every', type=POSITIVE_INT, help='steps between checkpoints (default: the preset\'s)')
-    p.add_argument('--time-budget', type=NONNEGATIVE, help='minutes for the whole run (0: no limit)')
     p.add_argument('--resume', action='store_true', help="continue from OUT/last.pt with the run's settings (may change --data, "
                    "--time-budget, --steps1/2, --workers, --device, --ckpt-every; other flags must agree with the run)")
-    p.add_argument('--steps1', type=COUNT, help='stage-1 steps'); p.add_argument('--steps2', type=COUNT, help='stage-2 steps')
-    p.add_argument('--batch-size', type=POSITIVE_INT); p.add_argument('--lr', type=POSITIVE); p.add_argument('--seed', type=COUNT)
-    p.add_argument('--size', type=size_arg, help='image size HxW (default: the preset\'s)')
-    p.add_argument('--parts', choices=['paper', 'whole']); p.add_argument('--no-hdcb', action='store_true'); p.add_argument('--no-pnb', action='store_true')
-    p.add_argument('--vgg-weights', help="'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet', a local path, or 'random'")
-    p.add_argument('--allow-random-vgg', action='store_true', help='fall back to a random VGG19 when no weights are found')
-    p.add_argument('--workers', type=COUNT, help='data-loading processes'); p.add_argument('--device', type=device_arg)
-    p.add_argument('--amp', choices=['auto', 'bf16', 'off']); p.add_argument('--compile', action='store_true')
-    p.add_argument('--augment', action='store_true', help="GFLA's augmentation")
     p.add_argument('--overwrite', action='store_true', help='start anew in an --out that holds a run, replacing its checkpoints')
     p.add_argument('--quiet', action='store_true')
-    return p
+    return add_config_flags(p)  # every training setting, from TrainConfig's fields: one default each (the training preset's)
 
 def asked_from_args(a) -> dict:
     "The settings a `structflow train` command line gives explicitly (TrainConfig fields, plus 'stage')."
-    given = dict(preset=a.preset, recipe=a.recipe, stage=a.stage, data=a.data, steps1=a.steps1, steps2=a.steps2, batch_size=a.batch_size, lr=a.lr,
-                 seed=a.seed, size=a.size, parts=a.parts, vgg_weights=a.vgg_weights, num_workers=a.workers, device=a.device, amp=a.amp,
-                 time_budget=a.time_budget, ckpt_every=a.ckpt_every,
-                 hdcb=False if a.no_hdcb else None, pnb=False if a.no_pnb else None, allow_random_vgg=True if a.allow_random_vgg else None,
-                 compile=True if a.compile else None, augment=True if a.augment else None)
+    given = {k: getattr(a, k, None) for k in (*flag_table(), 'stage')}
     given = {k: v for k, v in given.items() if v is not None}
     if given.get('time_budget') == 0: given['time_budget'] = None  # --time-budget 0: no time limit
     return given

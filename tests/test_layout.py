@@ -59,3 +59,18 @@ def test_every_exporting_notebook_owns_its_module():
                        '09_losses', '09c_checkpoint', '11_metrics', '11c_generate', '15_demo', '16_cli'}
     off = [f'{n} -> {m}' for m, n in owners.items() if n[:-6] not in named_otherwise and n[:-6].split('_', 1)[1] != m]
     assert not off, off
+
+def test_train_flags_are_generated_from_the_config():
+    "One table of training flags (train.flag_table): every flag sets a TrainConfig field of the same name, its help is the field's comment, its default the preset's."
+    from dataclasses import fields
+    from fastcore.docments import docments
+    from structflow.train import TrainConfig, train_parser, asked_from_args, CLI_FLAGS, flag_table
+    names, docs = {f.name for f in fields(TrainConfig)}, docments(TrainConfig)
+    table = flag_table()
+    assert set(table) <= names
+    acts = {a.dest: a for a in train_parser()._actions}
+    for k, (flag, kw) in table.items():
+        assert acts[k].option_strings == [flag] and acts[k].default is None and CLI_FLAGS[k] == flag
+        if 'help' not in kw and docs.get(k): assert acts[k].help.startswith(docs[k])
+    a = train_parser().parse_args(['--out', 'x', '--workers', '3', '--no-pnb', '--lr', '0.5'])
+    assert asked_from_args(a) == {'num_workers': 3, 'pnb': False, 'lr': 0.5}
