@@ -15,7 +15,7 @@ from .warp import flow_to_color
 from .pair_dataset import PairDataset
 from .lpips_fid import LPIPS, FID
 from .evaluate import evaluate, composite, BINS
-from .train import TrainConfig, get_train_config, train, TRAIN_PRESETS, RECIPES, upgrade_config
+from .train import TrainConfig, get_train_config, train, TRAIN_PRESETS, RECIPES, upgrade_config, add_config_flags
 from .generator import ADDITIONS
 from .checkpoint import load_model, machine_info, write_json
 from .ablation import FORMAT, MULTI_SEED, VARIANTS, batch_to, grid_columns, put_tiles, read_results, region_epe, variant_config, write_summary_csv
@@ -163,23 +163,18 @@ def ablation_parser() -> argparse.ArgumentParser:
     p.add_argument('--seeds', type=POSITIVE_INT, default=3, help='seeds 0..K-1 for Full and w/o Part (default 3)')
     p.add_argument('--all-seeds', action='store_true', help='every seed for w/o HDCB and w/o PNB too (default: the first seed only)')
     p.add_argument('--variants', default=','.join(VARIANTS), help=f"comma-separated subset of {','.join(VARIANTS)}")
-    p.add_argument('--size', type=size_arg, help="image size HxW (default: the preset's)")
     p.add_argument('--identities', type=POSITIVE_INT, default=300, help='synthetic people (train + test; 10%% are test people; default 300)')
     p.add_argument('--poses', type=POSITIVE_INT, default=4, help='poses per person, K*(K-1) pairs each (default 4)')
     p.add_argument('--data-seed', type=COUNT, default=0, help='seed of the synthetic dataset (default 0)')
     p.add_argument('--eval-pairs', type=POSITIVE_INT, default=600, help='evaluate on the first N test pairs (default 600; keeps the results small)')
     p.add_argument('--grid-pairs', type=COUNT, default=4, help='test pairs in figure6.png (default 4; 0: no grid)')
-    p.add_argument('--batch-size', type=POSITIVE_INT, help="training batch size (default: the preset's)")
-    p.add_argument('--lr', type=POSITIVE, help="learning rate (default: the preset's)")
     p.add_argument('--eval-batch-size', type=POSITIVE_INT, default=16, help='pairs per batch in the evaluation (default 16)')
-    p.add_argument('--vgg-weights', help="VGG19 for the losses: 'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet', a path, or 'random'")
-    p.add_argument('--allow-random-vgg', action='store_true', help='fall back to a random VGG19 when no weights are found (recorded)')
     p.add_argument('--lpips-weights', default='auto', help="AlexNet weights for LPIPS: 'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet' or a path")
     p.add_argument('--fid-weights', default='auto', help="Inception weights for FID: 'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet' or a path")
     p.add_argument('--device', default='auto', type=device_arg, help="'auto', 'cpu', 'cuda', 'cuda:1', ...")
     p.add_argument('--jobs', type=POSITIVE_INT, default=1, help='runs trained at the same time, in separate processes (default 1)')
-    p.add_argument('--workers', type=COUNT, help='data-loading processes per run (default: the preset\'s)')
     p.add_argument('--synth-workers', type=POSITIVE_INT, default=max(1, (os.cpu_count() or 1) - 1), help='processes rendering the dataset (default: the cores but one)')
+    add_config_flags(p, ['size', 'batch_size', 'lr', 'vgg_weights', 'allow_random_vgg', 'num_workers'])  # the training settings, as `train` takes them
     p.add_argument('--dry-run', action='store_true', help='print the plan and exit')
     p.add_argument('--quiet', action='store_true', help='only the summary lines')
     return p
@@ -190,7 +185,7 @@ _MACHINE_FIELDS = ('seed', 'parts', 'hdcb', 'pnb', 'data', 'device', 'num_worker
 def _configs(a, work: Path) -> tuple[dict, dict]:
     "(settings that decide the numbers, {run name: TrainConfig dict}) from parsed arguments."
     over = {k: v for k, v in dict(recipe=a.recipe, size=a.size, batch_size=a.batch_size, lr=a.lr, vgg_weights=a.vgg_weights,
-                                  num_workers=a.workers, device=a.device).items() if v is not None}
+                                  num_workers=a.num_workers, device=a.device).items() if v is not None}
     if a.allow_random_vgg: over['allow_random_vgg'] = True
     base = get_train_config(a.preset, **over)
     if a.steps1 or a.steps2:
