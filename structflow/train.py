@@ -249,6 +249,17 @@ class Trainer:
         "Release the run folder (the lock); `train` does it when the run ends."
         if self.lock is not None: self.lock.release(); self.lock = None
 
+    def _check_same_data(self):
+        "On resume: the data must be the run's own in what the model sees (image frame, crop, number of training pairs), wherever it now lies."
+        try: was = json.loads((self.out / 'config.json').read_text())['data']
+        except (OSError, ValueError, KeyError, TypeError): return  # no readable record (an old or damaged run folder): nothing to compare
+        now = {'frame': data_frame(self.train_ds), 'train_pairs': len(self.train_ds)}
+        show = lambda f, n: f"{f['images'][0]}x{f['images'][1]} images" + (f" cropped to {f['crop'][2]}x{f['crop'][3]}" if f.get('crop') else '') + f", {n} training pairs"
+        if (was.get('frame') or {}).get('images') is None: return
+        if was['frame']['images'] != now['frame']['images'] or was['frame'].get('crop') != now['frame']['crop'] or was.get('train_pairs') != now['train_pairs']:
+            raise ValueError(f"{self.out}: --resume: the data in {self.data_root} is {show(now['frame'], now['train_pairs'])}; the run was trained on "
+                             f"{show(was['frame'], was.get('train_pairs'))}: it would go on with other pictures. Resume with the run's data, or start a new run")
+
     def _setup(self, resume, asked):
         cfg, ck = self.cfg, None
         if resume:
@@ -268,6 +279,7 @@ class Trainer:
         self.channels_last = cfg.channels_last == 'on' or (cfg.channels_last == 'auto' and cuda)
         set_seed(cfg.seed + self.rank * 0)  # identical initial weights on every rank
         self._build_data()
+        if resume: self._check_same_data()
         self.G = make_generator(self.mcfg).to(self.device)
         self.D = build_discriminator(self.mcfg).to(self.device)
         if self.channels_last: self.G.to(memory_format=torch.channels_last); self.D.to(memory_format=torch.channels_last)

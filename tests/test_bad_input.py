@@ -466,3 +466,17 @@ def test_exif_turned_photos_are_read_upright_and_said(data, tmp_path, cli):
     assert image_size(n) == (rgb.height, rgb.width) and open_rgb(n).size == rgb.size  # read upright, as a viewer shows it
     rc, out, _ = cli('data', 'check', d, '--split', 'test')
     assert '1 images are stored turned (EXIF orientation' in out and 'reads them upright' in out, out
+
+def test_resume_on_other_data_is_refused(run, data, tmp_path, cli):
+    "Class 5: a resume pointed at data the run was not trained on (other image size, other pairs) is refused in one line, the run untouched."
+    import shutil
+    from structflow.synthetic_dataset import make_dataset
+    work = tmp_path / 'run'; shutil.copytree(run, work)
+    before = (work / 'last.pt').read_bytes()
+    bigger = tmp_path / 'bigger'; make_dataset(bigger, size=(128, 64), identities=4, poses_per_identity=3, seed=5, progress=False)
+    fewer = tmp_path / 'fewer'; shutil.copytree(data, fewer)
+    pairs = fewer / 'synthetic-pairs-train.csv'; rows = pairs.read_text().splitlines(); pairs.write_text('\n'.join(rows[:-3]) + '\n')
+    for other, what in ((bigger, '128x64 images'), (fewer, f'{len(rows) - 4} training pairs')):
+        rc, _, err = cli('train', '--out', work, '--resume', '--data', other, '--steps2', '4', '--quiet')
+        assert rc == 2 and err.count('\n') == 2 and what in err.splitlines()[-1] and 'the run was trained on 64x32 images' in err, err  # the note naming the new data, then the refusal
+    assert (work / 'last.pt').read_bytes() == before
