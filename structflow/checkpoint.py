@@ -212,10 +212,13 @@ def _plain(v):
 
 def export_model(checkpoint,  # anything load_model reads: a .pt file, a run folder, a shipped model's name
                  folder,  # where to write model.safetensors and config.json
+                 overwrite: bool = False,  # replace an export already in `folder`
                 ) -> Path:
     "Write a checkpoint's generator as `model.safetensors` + `config.json` (the hub's layout); returns the folder."
     from safetensors.torch import save_file
     from structflow.runs import check_output
+    held = [f for f in (HUB_WEIGHTS, HUB_CONFIG) if (Path(folder) / f).exists()]
+    if held and not overwrite: raise FileExistsError(f"{folder}: holds {' and '.join(held)} already; give another folder, or --overwrite to replace them")
     G, meta = load_model(checkpoint)
     folder = check_output(folder, 'dir', what='export folder')
     save_file({k: v.detach().contiguous().cpu() for k, v in G.state_dict().items()}, str(folder / HUB_WEIGHTS), metadata={'format': 'structflow-model'})
@@ -247,8 +250,9 @@ def export_cli(argv=None) -> int:
     p = argparse.ArgumentParser(prog='structflow export', description="Write a model as model.safetensors + config.json, the Hugging Face hub's layout.")
     p.add_argument('--checkpoint', required=True, help='model.pt, last.pt, a run folder or the name of a shipped model')
     p.add_argument('--out', required=True, help='folder to write (model.safetensors, config.json)')
+    p.add_argument('--overwrite', action='store_true', help='replace an export already in --out')
     a = p.parse_args(argv)
-    try: out = export_model(a.checkpoint, a.out)
-    except (FileNotFoundError, ValueError) as e: print(f'structflow export: error: {e}', file=sys.stderr); return 2
+    try: out = export_model(a.checkpoint, a.out, a.overwrite)
+    except (FileNotFoundError, FileExistsError, ValueError) as e: print(f'structflow export: error: {e}', file=sys.stderr); return 2
     print(f"wrote {out / HUB_WEIGHTS} and {out / HUB_CONFIG}; load it with load_model({str(out)!r}) or give it as --checkpoint")
     return 0

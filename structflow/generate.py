@@ -166,6 +166,7 @@ def generate_cli(argv=None) -> int:
         if batch:
             photos = sorted(f for f in Path(a.source).iterdir() if f.suffix.lower() in PHOTO_EXTS and not f.name.startswith('.'))
             if not photos: raise FileNotFoundError(f"{a.source}: no photos ({', '.join(PHOTO_EXTS)}) in the folder")
+            if Path(a.out).suffix.lower() in exts: raise ValueError(f"{a.out}: for a folder of photos, --out is a folder (one picture per photo), not an image file")
             out_dir = check_output(a.out, 'dir', what='output folder')
             outs_to = [out_dir / f'{ph.stem}.png' for ph in photos]
             if len(set(outs_to)) < len(outs_to): raise ValueError(f"{a.source}: two photos share a name before their extension; their results would overwrite each other")

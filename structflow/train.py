@@ -751,7 +751,10 @@ def config_from_args(a) -> TrainConfig:
     over = asked_from_args(a)
     preset, stage = over.pop('preset', file.pop('preset', None) or 'tiny'), over.pop('stage', 'both')
     if preset not in TRAIN_PRESETS: raise ValueError(f"{a.config}: unknown training preset {preset!r}; choose one of {list(TRAIN_PRESETS)}")
-    cfg = replace(get_train_config(preset), **{'data': 'synthetic', **file, **over})  # a file may set the architecture ('arch') too
+    try: cfg = replace(get_train_config(preset), **{'data': 'synthetic', **file, **over})  # a file may set the architecture ('arch') too
+    except (ValueError, TypeError) as e:
+        if not file: raise
+        raise ValueError(f"{a.config}: {e}") from None  # the flags were checked when read: the file's values are at fault
     if stage == '1': cfg.steps2 = 0
     if stage == '2': cfg.steps1 = 0
     return cfg

@@ -480,3 +480,17 @@ def test_resume_on_other_data_is_refused(run, data, tmp_path, cli):
         rc, _, err = cli('train', '--out', work, '--resume', '--data', other, '--steps2', '4', '--quiet')
         assert rc == 2 and err.count('\n') == 2 and what in err.splitlines()[-1] and 'the run was trained on 64x32 images' in err, err  # the note naming the new data, then the refusal
     assert (work / 'last.pt').read_bytes() == before
+
+def test_second_round_hostile_cases(tmp_path, cli):
+    "New cases tried after the fixes: a config file's bad value names the file; an export is never overwritten without a word; a folder of photos wants a folder out."
+    f = tmp_path / 'run.yaml'; f.write_text('arch: huge\n')
+    rc, _, err = cli('train', '--config', f, '--out', tmp_path / 'r')
+    assert rc == 2 and err.startswith(f'structflow train: error: {f}: unknown architecture') and not (tmp_path / 'r').exists()
+    assert cli('export', '--checkpoint', 'synthetic-128x64', '--out', tmp_path / 'hub')[0] == 0
+    before = (tmp_path / 'hub' / 'model.safetensors').read_bytes()
+    rc, _, err = cli('export', '--checkpoint', 'synthetic-128x64', '--out', tmp_path / 'hub')
+    assert rc == 2 and 'holds model.safetensors and config.json already' in err and (tmp_path / 'hub' / 'model.safetensors').read_bytes() == before
+    (tmp_path / 'photos').mkdir(); Image.new('RGB', (32, 64)).save(tmp_path / 'photos' / 'a.png')
+    rc, _, err = cli('generate', '--checkpoint', 'synthetic-128x64', '--source', tmp_path / 'photos', '--source-pose', tmp_path / 'p.csv',
+                     '--target-pose', tmp_path / 'p.json', '--out', tmp_path / 'out.png')
+    assert rc == 2 and 'for a folder of photos, --out is a folder' in err and not (tmp_path / 'out.png').exists()
