@@ -7,7 +7,7 @@ from __future__ import annotations
 import os, sys, importlib
 
 # %% auto #0
-__all__ = ['COMMANDS', 'SPINCOUNT', 'main']
+__all__ = ['COMMANDS', 'SPINCOUNT', 'MMAP_THRESHOLD', 'keep_freed_memory', 'main']
 
 # %% ../nbs/16_cli.ipynb #3e316e1b
 COMMANDS = {  # name (one word, or two for a command with its own module) -> (module, function, one-line help)
@@ -26,6 +26,16 @@ COMMANDS = {  # name (one word, or two for a command with its own module) -> (mo
 }
 
 SPINCOUNT = 5000  # how long an idle OpenMP thread spins before it sleeps (GNU OpenMP's default: 300,000)
+MMAP_THRESHOLD = 1 << 30  # blocks glibc allocates with mmap (and so unmaps on free) only above this size (its default: 128 kB, rising to 32 MB)
+
+def keep_freed_memory() -> bool:
+    "Ask glibc's malloc to keep freed blocks for the next tensor instead of giving each large one back to the system; False where it is not glibc or the user set malloc's variables."
+    if any(k.startswith('MALLOC_') or k == 'GLIBC_TUNABLES' for k in os.environ): return False  # the user's choice stands
+    import ctypes
+    try: libc = ctypes.CDLL('libc.so.6')
+    except OSError: return False  # macOS, Windows, musl: nothing to tune
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (malloc.h)
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and libc.mallopt(M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD))
 
 def _usage() -> str:
     w = max(map(len, COMMANDS))
@@ -49,6 +59,7 @@ def main(argv: list[str] | None = None,  # arguments after the program name (def
         print(f"structflow: unknown command {name!r}\n\n{_usage()}", file=sys.stderr); return 2
     mod, fn, _ = COMMANDS[name]
     os.environ.setdefault('GOMP_SPINCOUNT', str(SPINCOUNT))  # before torch loads OpenMP: see below
+    keep_freed_memory()  # see below
     rc = getattr(importlib.import_module(mod), fn)(rest)
     return int(rc or 0)
 

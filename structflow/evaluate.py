@@ -11,14 +11,19 @@ import torch
 import torch.nn.functional as F
 from .warp import resize_flow
 from .metrics import flow_epe, image_metrics, masked_metrics, pose_mask, visibility_iou, PROTOCOLS
-from .lpips_fid import FID, LPIPS
+from .lpips_fid import FID, LPIPS, frechet_distance, RunningStats
 
 # %% auto #0
-__all__ = ['BINS', 'composite', 'evaluate', 'real_features', 'metrics_table', 'pair_verdict', 'verdict_line', 'check_expected',
-           'pairs_grid', 'image_saver', 'default_eval_dir', 'eval_cli']
+__all__ = ['BINS', 'strongest_part', 'composite', 'evaluate', 'with_maps', 'reference_stats', 'real_features', 'metrics_table',
+           'pair_verdict', 'verdict_line', 'check_expected', 'pairs_grid', 'image_saver', 'default_eval_dir',
+           'eval_cli']
 
 # %% ../nbs/11b_evaluate.ipynb #22a8b96a
 BINS = {'small': (0.0, 0.05), 'medium': (0.05, 0.15), 'large': (0.15, float('inf'))}  # pose discrepancy / image height
+
+def strongest_part(parts: torch.Tensor) -> torch.Tensor:
+    "(B,H,W) index of the strongest of the part masks (B,P,H,W) at each pixel, the first on ties (as argmax(1), which is ~10x slower on the CPU)."
+    return parts.movedim(1, -1).contiguous().argmax(-1)
 
 def composite(values: dict,  # part -> (B,C,h,w) (a flow or a visibility map at one level)
               target_parts: torch.Tensor,  # (B,P,H,W) target part masks, parts in the same order
@@ -28,8 +33,16 @@ def composite(values: dict,  # part -> (B,C,h,w) (a flow or a visibility map at 
     up = [resize_flow(v.float(), (H, W)) if is_flow else F.interpolate(v.float(), size=(H, W), mode='bilinear', align_corners=False)
           for v in values.values()]  # P x (B,C,H,W)
     stack = torch.stack(up, 1)  # (B,P,C,H,W)
-    idx = target_parts.argmax(1)[:, None, None].expand(-1, 1, stack.shape[2], -1, -1)  # (B,1,C,H,W)
+    idx = strongest_part(target_parts)[:, None, None].expand(-1, 1, stack.shape[2], -1, -1)  # (B,1,C,H,W)
     return stack.gather(1, idx)[:, 0]
+
+class _WithPoseMask(torch.utils.data.Dataset):
+    "A pair dataset whose items also hold the target's pose mask (`metrics.pose_mask`), drawn where the items are loaded (in the loader's workers)."
+    def __init__(self, ds, size): self.ds, self.size = ds, size
+    def __len__(self): return len(self.ds)
+    def __getitem__(self, i):
+        item = self.ds[i]
+        return {**item, 'pose_mask': pose_mask(np.asarray(item['target_kps']), self.size)}
 
 def _pair_metrics(pred, batch, pmask, lpips, body, quantize='round', ssim_range=255.):
     "Per-image metrics of one method on a batch."
@@ -51,6 +64,8 @@ def evaluate(G,  # generator (structflow.generator.Generator)
              progress: bool = True,
              on_batch=None,  # function(batch, generated images (B,3,H,W)) called for every batch, e.g. to save the images
              protocol: str = 'structflow',  # how images become 8 bits and SSIM's data range (metrics.PROTOCOLS: 'structflow', 'patn', 'gfla')
+             workers: int = 0,  # data-loading processes
+             fid_cache=None,  # folder for FID's real-set statistics (reused by later evaluations of the same set); None: not kept
             ) -> dict:
     "Metrics of the model and the baselines on every pair, their means overall and per pose-discrepancy bin."
     from torch.utils.data import DataLoader, Subset
@@ -61,15 +76,16 @@ def evaluate(G,  # generator (structflow.generator.Generator)
     quantize, ssim_range = PROTOCOLS[protocol]
     G = G.to(device).eval()
     ds = Subset(dataset, range(min(max_pairs, len(dataset)))) if max_pairs else dataset
-    dl = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=0)
-    rows, feats = [], {'model': [], 'copy': [], 'true_flow': [], 'real': []}
+    dl = DataLoader(_WithPoseMask(ds, G.cfg.size), batch_size=batch_size, shuffle=False, num_workers=workers)
+    sigma, parts = getattr(dataset, 'sigma', None), getattr(dataset, 'parts', G.cfg.parts)
+    rows, feats = [], {k: RunningStats() for k in ('model', 'copy', 'true_flow')}  # FID's statistics, streamed: memory does not grow with the pairs
     use_fid = fid is not None and fid.available
     H, W = G.cfg.size
     for b in progress_bar(dl, desc='eval', unit='batch', disable=not progress):
-        b = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in b.items()}
+        b = with_maps({k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in b.items()}, G.cfg.size, sigma, parts)
         out = G(b)
         if on_batch is not None: on_batch(b, out['image'])
-        pmask = torch.stack([torch.as_tensor(pose_mask(k.cpu().numpy(), (H, W))) for k in b['target_kps']]).to(device)
+        pmask = b['pose_mask']
         truth = 'flow' in b
         body = b['target_person'] if truth else None
         preds = {'model': out['image'].float(), 'copy': b['source']}
@@ -80,13 +96,13 @@ def evaluate(G,  # generator (structflow.generator.Generator)
             flow = composite({p: f[0] for p, f in out['flows'].items()}, b['target_parts'])
             per['model']['epe'] = flow_epe(flow, b['flow'], vis_body)
             per['copy']['epe'] = flow_epe(torch.zeros_like(b['flow']), b['flow'], vis_body)  # the zero flow
-            owner = b['target_parts'].argmax(1, keepdim=True)  # (B,1,H,W) part of each pixel
+            owner = strongest_part(b['target_parts'])[:, None]  # (B,1,H,W) part of each pixel
             for i, p in enumerate(out['flows']):
                 per['model'][f'epe_{p}'] = flow_epe(out['flows'][p][0], b['flow'], vis_body * (owner == i))
             vis = composite({p: v[0] for p, v in out['visibility'].items()}, b['target_parts'], is_flow=False)
             per['model']['vis_iou'] = visibility_iou(vis, b['visibility'], body)
         if use_fid:
-            for k, v in preds.items(): feats[k].append(fid.features(v))
+            for k, v in preds.items(): feats[k].add(fid.features(v))
         for i in range(len(b['source'])):
             d = pose_discrepancy(b['source_kps'][i].cpu().numpy(), b['target_kps'][i].cpu().numpy(), (H, W))
             rows.append({'from': b['from'][i], 'to': b['to'][i], 'discrepancy': d,
@@ -99,9 +115,47 @@ def evaluate(G,  # generator (structflow.generator.Generator)
         res['bins'][name] = {'n_pairs': len(sel), **_summarise(sel)}
     res['bins']['undefined'] = {'n_pairs': sum(1 for r in rows if math.isnan(r['discrepancy']))}
     if use_fid:
-        rf = real_features(fid, fid_real if fid_real is not None else dataset, max_images=max_pairs, device=device)
-        for k in preds: res['overall'][k]['fid'] = fid(rf, np.concatenate(feats[k]))
+        mu, cov, res['fid_reference'] = reference_stats(fid, fid_real if fid_real is not None else dataset, fid_cache, max_images=max_pairs, device=device)
+        for k in preds: res['overall'][k]['fid'] = frechet_distance(mu, cov, *feats[k].result())
     return res
+
+def with_maps(batch: dict, size, sigma=None, parts='paper') -> dict:
+    "The batch with the pose heatmaps and part masks a loader left out (pose_maps/part_maps=False), drawn on the batch's device from the keypoints."
+    from structflow.pose import heatmaps_batch, part_masks_batch, get_parts
+    for side in ('source', 'target'):
+        if f'{side}_pose' not in batch: batch[f'{side}_pose'] = heatmaps_batch(batch[f'{side}_kps'], size, sigma)
+        if f'{side}_parts' not in batch: batch[f'{side}_parts'] = part_masks_batch(batch[f'{side}_kps'], size, get_parts(parts))
+    return batch
+
+def reference_stats(fid,  # an available FID metric
+                    real,  # a PairDataset: every image of its split, once, is the real set
+                    cache=None,  # folder to keep the statistics in (None: computed, not kept)
+                    max_images: int | None = None, batch_size: int = 50, device='cpu') -> tuple[np.ndarray, np.ndarray, dict]:
+    "(mean, covariance, how they were had) of the real set's Inception features: streamed, and kept in `cache` as an .npz named by what they depend on (the files, their sizes and times, the frame, the weights)."
+    import hashlib, json, os
+    n = len(real.names) if max_images is None else min(max_images, len(real.names))
+    files = [(nm, (st := os.stat(real.image_dir / nm)).st_size, int(st.st_mtime)) for nm in real.names[:n]]
+    key = hashlib.sha1(json.dumps({'root': str(Path(real.root).resolve()), 'split': real.split, 'size': list(real.size),
+                                   'crop': list(real.crop_box) if real.crop_box else None, 'quantize': fid.quantize,
+                                   'weights': fid.status, 'files': files}, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    path = Path(cache) / f'fid-reference-{real.split}-{real.size[0]}x{real.size[1]}-{key}.npz' if cache is not None else None
+    if path is not None and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                mu, cov, m = z['mu'], z['sigma'], int(z['n'])
+            if mu.shape == (2048,) and cov.shape == (2048, 2048) and m == n and np.isfinite(mu).all() and np.isfinite(cov).all():
+                return mu, cov, {'images': n, 'cache': str(path), 'reused': True}
+        except (OSError, ValueError, KeyError): pass  # unreadable or not ours: computed again and rewritten
+    rs = RunningStats()
+    for s in range(0, n, batch_size):  # one batch of images in memory at a time
+        rs.add(fid.features(torch.stack([real.image(i) for i in range(s, min(s + batch_size, n))]).to(device)))
+    mu, cov = rs.result()
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix('.tmp.npz'); np.savez(tmp, mu=mu, sigma=cov, n=n); os.replace(tmp, path)
+        except OSError: path = None  # a cache that cannot be written costs the next evaluation time, not this one its result
+    return mu, cov, {'images': n, 'cache': str(path) if path else None, 'reused': False}
 
 def real_features(fid,  # an available FID metric
                   real,  # a PairDataset: every image of its split, once, is the real set (GFLA: the training images)
@@ -200,6 +254,8 @@ def verdict_line(v: dict,  # `pair_verdict` result
 # %% ../nbs/11b_evaluate.ipynb #18a51a44
 def _eval_parser():
     import argparse
+    import os
+    from pathlib import Path
     from structflow.generator import ARCHS
     from structflow.core import POSITIVE_INT, COUNT, device_arg
     p = argparse.ArgumentParser(prog='structflow eval', description='Evaluate a checkpoint on a dataset split.')
@@ -214,6 +270,10 @@ def _eval_parser():
     p.add_argument('--lpips-weights', default='auto', help="AlexNet weights for LPIPS: 'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet' or a path")
     p.add_argument('--fid-weights', default='auto', help="Inception weights for FID: 'auto' (cache, else a download when online), 'cache' (never a download), 'imagenet' or a path")
     p.add_argument('--device', default='auto', type=device_arg)
+    p.add_argument('--workers', type=COUNT, default=min(4, max(0, (os.cpu_count() or 1) - 2)),
+                   help='data-loading processes (default: the cores but two, at most 4: the model and the metrics use two; on 2 cores a worker only competes with them)')
+    p.add_argument('--fid-cache', default=str(Path.home() / '.cache' / 'structflow' / 'fid'), help="folder for FID's real-set statistics, reused by "
+                   "later evaluations of the same images ('none': not kept)")
     p.add_argument('--save-images', action='store_true', help='also write every generated image into OUT/images (FROM_2_TO_vis.png)')
     p.add_argument('--grid', type=COUNT, default=8, help='pairs in OUT/samples.png: source | target pose | generated | target (0: none)')
     p.add_argument('--protocol', default='structflow', choices=list(PROTOCOLS), help="how images become 8 bits and SSIM's data range: "
@@ -241,22 +301,24 @@ def pairs_grid(G, dataset, n: int = 8, device='cpu') -> np.ndarray:
     from structflow.pose import draw_pose
     idx = np.linspace(0, len(dataset) - 1, min(n, len(dataset))).round().astype(int)
     b = default_collate([dataset[int(i)] for i in idx])
-    with torch.no_grad(): gen = G.to(device).eval()({k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in b.items()})['image'].cpu()
+    b = with_maps({k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in b.items()}, G.cfg.size, getattr(dataset, 'sigma', None), G.cfg.parts)
+    with torch.no_grad(): gen = G.to(device).eval()(b)['image'].cpu()
+    b = {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in b.items()}
     size = tuple(b['source'].shape[-2:])
     rows = [np.concatenate([to_uint8(b['source'][i]), draw_pose(b['target_kps'][i].numpy(), size), to_uint8(gen[i]), to_uint8(b['target'][i])], 1)
             for i in range(len(idx))]
     return np.concatenate(rows, 0)
 
-def image_saver(folder):
+def image_saver(folder, quantize: str = 'round'):  # how the 8 bits are had: 'round' (ours) or 'floor' (PATN's and GFLA's tensor2im)
     "An `on_batch` for `evaluate` that writes every generated image as FROM_2_TO_vis.png (GFLA's naming, which its FID / LPIPS scripts read)."
     from pathlib import Path
     from PIL import Image
-    from structflow.core import to_uint8
+    from structflow.metrics import to_pixels
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     def save(batch, images):
         for i in range(len(images)):
             name = f"{Path(batch['from'][i]).stem}_2_{Path(batch['to'][i]).stem}_vis.png"
-            Image.fromarray(to_uint8(images[i].float().cpu())).save(folder / name)
+            Image.fromarray(to_pixels(images[i:i + 1].float().cpu(), quantize)[0].permute(1, 2, 0).to(torch.uint8).numpy()).save(folder / name)
     return save
 
 def default_eval_dir(checkpoint, split: str) -> Path:
@@ -281,7 +343,7 @@ def eval_cli(argv=None) -> int:
         G, meta = load_model(a.checkpoint)
         check_expected(meta, meta['path'], a.arch, a.size)
         out = check_output(a.out or default_eval_dir(meta['path'], a.split), 'dir', what='evaluation folder')  # before the work, not after
-        ds = PairDataset(a.data, a.split, size=G.cfg.size, parts=G.cfg.parts, crop='auto')
+        ds = PairDataset(a.data, a.split, size=G.cfg.size, parts=G.cfg.parts, crop='auto', pose_maps=False)  # heatmaps drawn per batch, on the device
     except (FileNotFoundError, ValueError) as e:
         print(f'structflow eval: error: {e}', file=sys.stderr); return 2
     if ds.native_size != G.cfg.size and not a.quiet:
@@ -292,7 +354,8 @@ def eval_cli(argv=None) -> int:
     except FileNotFoundError: real = None
     dev = get_device(a.device)
     res = evaluate(G, ds, a.batch_size, dev, lp, fd, real, a.max_pairs, progress=not a.quiet,
-                   on_batch=image_saver(out / 'images') if a.save_images else None, protocol=a.protocol)
+                   on_batch=image_saver(out / 'images', PROTOCOLS[a.protocol][0]) if a.save_images else None, protocol=a.protocol, workers=a.workers,
+                   fid_cache=None if a.fid_cache.lower() == 'none' else a.fid_cache)
     if a.grid > 0:
         from PIL import Image
         Image.fromarray(pairs_grid(G, ds, a.grid, dev)).save(out / 'samples.png')

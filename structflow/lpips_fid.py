@@ -11,7 +11,8 @@ from .pretrained_weights import PretrainedWeightsUnavailable, fetch_pretrained
 from .metrics import to_pixels
 
 # %% auto #0
-__all__ = ['ALEXNET_URL', 'FID_WEIGHTS_URL', 'MetricUnavailable', 'LPIPS', 'frechet_distance', 'feature_statistics', 'FID']
+__all__ = ['ALEXNET_URL', 'FID_WEIGHTS_URL', 'MetricUnavailable', 'LPIPS', 'frechet_distance', 'feature_statistics',
+           'RunningStats', 'FID']
 
 # %% ../nbs/11a_lpips_fid.ipynb #78f64d3c
 ALEXNET_URL = 'https://download.pytorch.org/models/alexnet-owt-7be5be79.pth'  # torchvision's IMAGENET1K_V1
@@ -92,6 +93,22 @@ def feature_statistics(feats) -> tuple[np.ndarray, np.ndarray]:
     f = np.asarray(feats, np.float64)
     if f.ndim != 2 or len(f) < 2: raise ValueError(f"need features (N>=2, D), got {f.shape}")
     return f.mean(0), np.cov(f, rowvar=False)
+
+class RunningStats:
+    "Mean and covariance of features handed over batch by batch, equal to `feature_statistics` of all of them; memory D + D^2 numbers, whatever their count."
+    def __init__(self): self.n, self.shift, self.sum, self.outer = 0, None, None, None
+    def add(self, feats):  # (n,D) features of one batch
+        f = np.asarray(feats, np.float64)
+        if f.ndim != 2: raise ValueError(f"need features (n, D), got {f.shape}")
+        if self.shift is None:  # sums of (f - first feature): no cancellation when the mean is large against the spread
+            self.shift, self.sum, self.outer = f[0].copy(), np.zeros(f.shape[1]), np.zeros((f.shape[1],) * 2)
+        g = f - self.shift
+        self.n += len(g); self.sum += g.sum(0); self.outer += g.T @ g
+        return self
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.n < 2: raise ValueError(f"need at least 2 features, got {self.n}")
+        m = self.sum / self.n
+        return self.shift + m, (self.outer - self.n * np.outer(m, m)) / (self.n - 1)
 
 # %% ../nbs/11a_lpips_fid.ipynb #70362e2c
 FID_WEIGHTS_URL = 'https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth'

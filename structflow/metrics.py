@@ -22,7 +22,7 @@ def to_pixels(x: torch.Tensor,  # images (B,3,H,W) in [-1,1]
     "Images in [-1,1] -> float64 pixel values in [0,255], quantised as a saved 8-bit image would be."
     p = (x.detach().to(torch.float64).clamp(-1, 1) + 1) * 127.5
     if quantize == 'round': return p.round()
-    if quantize == 'floor': return p.floor()
+    if quantize == 'floor': return (p + 1e-4).floor()  # an 8-bit level read from a file (u/127.5 - 1 in float32) comes back a hair below u: keep it u
     if quantize is None: return p
     raise ValueError(f"quantize must be 'round', 'floor' or None, got {quantize!r}")
 
@@ -33,12 +33,17 @@ def _gauss_kernel(sigma: float = 1.5, truncate: float = 3.5, **kw) -> torch.Tens
     k = torch.exp(-0.5 * (torch.arange(-r, r + 1, **kw) / sigma) ** 2)
     return k / k.sum()
 
+def _band(n: int, k: torch.Tensor) -> torch.Tensor:
+    "(n-2r, n) matrix whose row i holds the kernel k at columns i..i+2r: multiplying by it filters one axis ('valid')."
+    rows = n - len(k) + 1
+    idx = torch.arange(rows, device=k.device)[:, None] + torch.arange(len(k), device=k.device)
+    return torch.zeros(rows, n, dtype=k.dtype, device=k.device).scatter_(1, idx, k.expand(rows, -1))
+
 def _blur(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     "Separable 'valid' Gaussian filtering of (N,C,H,W) per channel -> (N,C,H-2r,W-2r)."
-    N, C, H, W = x.shape
-    x = x.reshape(N * C, 1, H, W)
-    x = F.conv2d(F.conv2d(x, k.view(1, 1, 1, -1)), k.view(1, 1, -1, 1))  # rows, then columns
-    return x.reshape(N, C, *x.shape[-2:])
+    H, W = x.shape[-2:]
+    x = x @ _band(W, k).T  # along rows: (N,C,H,W-2r)
+    return (x.transpose(-1, -2) @ _band(H, k).T).transpose(-1, -2)  # along columns
 
 def _data_range(pred_px, data_range):
     if data_range == 'pred': return (pred_px.amax((1, 2, 3)) - pred_px.amin((1, 2, 3))).view(-1, 1, 1, 1)  # PATN / GFLA
@@ -84,12 +89,16 @@ def psnr(pred: torch.Tensor,  # generated images (B,3,H,W) in [-1,1]
 MASK_LIMBS = list(LIMBS) + [(1, 16), (1, 17), (8, 11), (11, 5), (8, 2), (16, 17)]  # PATN's 23 limbs
 
 def _in_polygon(rr, cc, V, eps=1e-12):
-    "Pixels (rr, cc) inside, on an edge or at a vertex of polygon V (N,2) of (row, col) vertices, as skimage.draw.polygon."
-    inside = np.zeros(np.broadcast(rr, cc).shape, bool)
-    r_cross, l_cross = np.zeros_like(inside, dtype=np.int64), np.zeros_like(inside, dtype=np.int64)
-    x1, y1 = V[-1, 1] - cc, V[-1, 0] - rr  # O'Rourke's crossing test, with skimage's float operations
-    for vr, vc in V:
-        x0, y0 = vc - cc, vr - rr
+    "Pixels (rr, cc) inside, on an edge or at a vertex of polygon V (N,2) of (row, col) vertices, as skimage.draw.polygon; V (P,N,2): P polygons at once, (P,...) out."
+    V = np.asarray(V, np.float64)
+    many = V.ndim == 3
+    at = (lambda a: a[:, None, None]) if many else (lambda a: a)  # one vertex coordinate per polygon, against the pixel grid
+    shape = ((len(V),) if many else ()) + np.broadcast(rr, cc).shape
+    inside = np.zeros(shape, bool)
+    r_cross, l_cross = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+    x1, y1 = at(V[..., -1, 1]) - cc, at(V[..., -1, 0]) - rr  # O'Rourke's crossing test, with skimage's float operations
+    for i in range(V.shape[-2]):
+        x0, y0 = at(V[..., i, 1]) - cc, at(V[..., i, 0]) - rr
         inside |= (np.abs(x0) < eps) & (np.abs(y0) < eps)  # a vertex
         with np.errstate(divide='ignore', invalid='ignore'):
             xc = (x0 * y1 - x1 * y0) / (y1 - y0)  # where the edge crosses the pixel's row, relative to it
@@ -112,13 +121,15 @@ def pose_mask(kps,  # (18,2) keypoints (x,y), -1 = missing
     yx = kps[:, ::-1].astype(np.float64)  # (x,y) -> (row, col) as PATN
     ok = ~(kps == MISSING).any(1)
     m = np.zeros((H, W), bool)
+    rects = []
     for f, t in limbs:
         if not (ok[f] and ok[t]) or (yx[f] == yx[t]).all(): continue
         d = yx[f] - yx[t]
         n = radius * np.array([-d[1], d[0]]) / np.linalg.norm(d)  # normal to the limb
-        m |= _in_polygon(rr, cc, np.stack([yx[f] + n, yx[f] - n, yx[t] - n, yx[t] + n]))
-    for j in np.flatnonzero(ok):
-        m |= ((rr - yx[j, 0]) / radius) ** 2 + ((cc - yx[j, 1]) / radius) ** 2 < 1
+        rects.append(np.stack([yx[f] + n, yx[f] - n, yx[t] - n, yx[t] + n]))
+    if rects: m |= _in_polygon(rr, cc, np.stack(rects)).any(0)  # every limb's rectangle at once
+    j = np.flatnonzero(ok)
+    if len(j): m |= ((((rr - yx[j, 0, None, None]) / radius) ** 2 + ((cc - yx[j, 1, None, None]) / radius) ** 2) < 1).any(0)
     t = torch.from_numpy(m).float()[None, None]
     if close:  # max over a clipped window = dilation; min = erosion (border-agnostic like scipy's 'reflect')
         t = F.max_pool2d(t, close, 1, close // 2)
@@ -171,7 +182,8 @@ def flow_epe(pred_flow: torch.Tensor,  # predicted flow (B,2,h,w) in pixels of i
             ) -> torch.Tensor:
     "Mean end-point error per image (B,) in image pixels over the mask (nan where the mask is empty)."
     pred = resize_flow(pred_flow.float(), true_flow.shape[-2:])  # (B,2,H,W), values in image pixels
-    err = (pred - true_flow.float()).norm(dim=1)  # (B,H,W)
+    d = pred - true_flow.float()
+    err = torch.hypot(d[:, 0], d[:, 1])  # (B,H,W); on the CPU far faster than .norm(dim=1)
     if mask is None: return err.mean((1, 2))
     m = (mask[:, 0] if mask.ndim == 4 else mask).float()
     return (err * m).sum((1, 2)) / m.sum((1, 2))
