@@ -130,7 +130,9 @@ def with_maps(batch: dict, size, sigma=None, parts='paper') -> dict:
 def reference_stats(fid,  # an available FID metric
                     real,  # a PairDataset: every image of its split, once, is the real set
                     cache=None,  # folder to keep the statistics in (None: computed, not kept)
-                    max_images: int | None = None, batch_size: int = 50, device='cpu') -> tuple[np.ndarray, np.ndarray, dict]:
+                    max_images: int | None = None,
+                    batch_size: int = 16,  # images per Inception pass (each image adds 10-16 MB of activations at 299x299 on the CPU)
+                    device='cpu') -> tuple[np.ndarray, np.ndarray, dict]:
     "(mean, covariance, how they were had) of the real set's Inception features: streamed, and kept in `cache` as an .npz named by what they depend on (the files, their sizes and times, the frame, the weights)."
     import hashlib, json, os
     n = len(real.names) if max_images is None else min(max_images, len(real.names))
