@@ -14,9 +14,8 @@ from .metrics import flow_epe, image_metrics, masked_metrics, pose_mask, visibil
 from .lpips_fid import FID, LPIPS, frechet_distance, RunningStats
 
 # %% auto #0
-__all__ = ['BINS', 'strongest_part', 'composite', 'evaluate', 'with_maps', 'reference_stats', 'real_features', 'metrics_table',
-           'pair_verdict', 'verdict_line', 'check_expected', 'pairs_grid', 'image_saver', 'default_eval_dir',
-           'eval_cli']
+__all__ = ['BINS', 'strongest_part', 'composite', 'evaluate', 'with_maps', 'reference_stats', 'metrics_table', 'pair_verdict',
+           'verdict_line', 'check_expected', 'pairs_grid', 'image_saver', 'default_eval_dir', 'eval_cli']
 
 # %% ../nbs/11b_evaluate.ipynb #22a8b96a
 BINS = {'small': (0.0, 0.05), 'medium': (0.05, 0.15), 'large': (0.15, float('inf'))}  # pose discrepancy / image height
@@ -158,15 +157,6 @@ def reference_stats(fid,  # an available FID metric
             tmp = path.with_suffix('.tmp.npz'); np.savez(tmp, mu=mu, sigma=cov, n=n); os.replace(tmp, path)
         except OSError: path = None  # a cache that cannot be written costs the next evaluation time, not this one its result
     return mu, cov, {'images': n, 'cache': str(path) if path else None, 'reused': False}
-
-def real_features(fid,  # an available FID metric
-                  real,  # a PairDataset: every image of its split, once, is the real set (GFLA: the training images)
-                  max_images: int | None = None,  # only the first images (quick looks)
-                  batch_size: int = 50, device='cpu') -> np.ndarray:
-    "Inception features (N,2048) of the real set, computed batch by batch: memory holds one batch of images, not the set."
-    n = len(real.names) if max_images is None else min(max_images, len(real.names))
-    return np.concatenate([fid.features(torch.stack([real.image(i) for i in range(s, min(s + batch_size, n))]).to(device))
-                           for s in range(0, n, batch_size)])
 
 def _summarise(rows: list) -> dict:
     "Mean of every metric per method, ignoring nan (e.g. an empty mask)."
