@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from .core import get_device, to_uint8
 from .pose import draw_pose
-from .warp import flow_to_color
+from .core import flow_to_color, paste_flow_key
 from .pair_dataset import PairDataset
 from .lpips_fid import LPIPS, FID
 from .evaluate import evaluate, composite, BINS
@@ -74,14 +74,15 @@ def pick_pairs(ds,  # a PairDataset
 # %% ../nbs/13a_ablation_runner.ipynb #35484f28
 @torch.no_grad()
 def variant_tiles(G, ds, indices: list, device='cpu') -> dict:
-    "uint8 tiles (K,H,W,3) of pairs `indices` of `ds` (at G's parts): 'image' generated, 'flow' colour of its flow."
+    "uint8 tiles (K,H,W,3) of pairs `indices` of `ds` (at G's parts): 'image' generated, 'flow' colour of its flow on the target body (with its key)."
     from torch.utils.data import default_collate
     b = batch_to(default_collate([ds[i] for i in indices]), device)
     out = G.to(device).eval()(b)
     flow = composite({p: f[0] for p, f in out['flows'].items()}, b['target_parts'])  # (K,2,H,W)
+    if 'target_person' in b: flow = flow * b['target_person']  # on the body only, as the true flow is drawn: the same mask on both sides
     mags = b['flow'].norm(dim=1).amax((1, 2))  # (K,) the true flow's longest vector per pair
     return {'image': np.stack([to_uint8(x.float()) for x in out['image']]),
-            'flow': np.stack([flow_to_color(flow[i], float(mags[i])) for i in range(len(indices))])}
+            'flow': np.stack([paste_flow_key(flow_to_color(flow[i], float(mags[i]))) for i in range(len(indices))])}
 
 def scene_tiles(ds, indices: list) -> dict:
     "uint8 tiles (K,H,W,3) of the inputs: 'source', 'pose' (target skeleton), 'target', 'true_flow' colour."
@@ -90,7 +91,7 @@ def scene_tiles(ds, indices: list) -> dict:
     return {'source': np.stack([to_uint8(it['source']) for it in items]),
             'pose': np.stack([draw_pose(it['target_kps'].numpy(), (H, W)) for it in items]),
             'target': np.stack([to_uint8(it['target']) for it in items]),
-            'true_flow': np.stack([flow_to_color(it['flow'], float(it['flow'].norm(dim=0).max())) for it in items])}
+            'true_flow': np.stack([paste_flow_key(flow_to_color(it['flow'], float(it['flow'].norm(dim=0).max()))) for it in items])}
 
 # %% ../nbs/13a_ablation_runner.ipynb #66f721c3
 PAIR_KEYS = ('ssim', 'psnr', 'mask_l1', 'body_l1', 'vis_iou')  # per-pair image metrics kept from evaluate (model only)
@@ -265,6 +266,7 @@ def _save(res: dict, out: Path):
 def _log(quiet: bool, *msg):
     if not quiet: print(*msg, flush=True)
 
+# %% ../nbs/13a_ablation_runner.ipynb #83e4f960
 def ablation_cli(argv=None) -> int:
     "structflow ablation: train and evaluate the four variants; results into --out."
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -198,6 +198,7 @@ def _time_variant(rec, preset, data, dev, bs, size, over, s, o) -> dict:
         tr = bt = None; gc.collect()
         if dev.type == 'cuda': torch.cuda.empty_cache()
 
+# %% ../nbs/14b_bench.ipynb #b0754e92
 def _bench_preset(pr: PhaseRunner, o: BenchOptions, preset: str, dev, work: Path, datasets: dict, s: dict):
     "All phases of one preset."
     from structflow.train import TRAIN_PRESETS
@@ -257,6 +258,7 @@ def _sizes(o: BenchOptions, presets) -> list:
         if k not in out: out.append(k)
     return out
 
+# %% ../nbs/14b_bench.ipynb #10e7caf9
 def _prepare_data(pr: PhaseRunner, o: BenchOptions, presets, dev, work: Path, datasets: dict, s: dict):
     "Synthetic generation rate and a benchmark dataset per image size, before anything runs on the GPU (rendering forks processes)."
     from structflow.train import TRAIN_PRESETS
@@ -292,6 +294,7 @@ def _df6(pr: PhaseRunner, o: BenchOptions, dev, work: Path, datasets: dict, s: d
         tr = bt = None; gc.collect()
         if dev.type == 'cuda': torch.cuda.empty_cache()
 
+# %% ../nbs/14b_bench.ipynb #622507a2
 def run_bench(o: BenchOptions, json_path=None, log=None, command=None) -> dict:
     "Run the benchmark; returns the results dict (also written to `json_path` after every phase)."
     dev = get_device(o.device)

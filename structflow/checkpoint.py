@@ -70,6 +70,7 @@ def read_checkpoint(path) -> dict:
 
 MAX_TENSOR = 2 ** 31  # elements: far above any structflow network's largest weight
 
+# %% ../nbs/09c_checkpoint.ipynb #cc31558a
 def check_contents(ck: dict, path):
     "Raise ValueError naming the file and the entry when a checkpoint's entries have the wrong types, or tensors claim more than the file holds."
     bad = lambda what: ValueError(f"{path}: not a valid structflow checkpoint: {what}")

@@ -20,7 +20,7 @@ COMMANDS = {  # name (one word, or two for a command with its own module) -> (mo
     'generate': ('structflow.generate', 'generate_cli', 'generate a person in new poses from a photo and its pose'),
     'bench':    ('structflow.bench', 'bench_cli', 'measure training/inference speed and memory'),
     'ablation': ('structflow.ablation_runner', 'ablation_cli', "reproduce the paper's ablation study (Table 3)"),
-    'study':    ('structflow.study', 'study_cli', 'learning curves of the flow networks against the true flow (notebook 10b)'),
+    'study':    ('structflow.study', 'study_cli', 'learning curves of the flow networks against the true flow (notebook 11d)'),
     'figures':  ('structflow.figures', 'figures_cli', "regenerate the README's pictures into images/"),
     'export':   ('structflow.checkpoint', 'export_cli', "write a model as model.safetensors + config.json (the Hugging Face hub's layout)"),
 }

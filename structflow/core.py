@@ -5,16 +5,19 @@
 # %% ../nbs/00_core.ipynb #63ff5666
 from __future__ import annotations
 import os, random
+from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageOps
 
 # %% auto #0
-__all__ = ['IN_TEST', 'SAMPLES', 'EXIF_ORIENTATION', 'IMAGE_SIZES', 'POSITIVE_INT', 'COUNT', 'POSITIVE', 'NONNEGATIVE',
-           'set_seed', 'get_device', 'exif_rotation', 'upright', 'upright_size', 'to_tensor', 'to_uint8', 'to_pil',
-           'show_image', 'get_grid', 'show_images', 'parse_size', 'size_arg', 'number_arg', 'device_arg', 'norm_layer',
-           'conv_block', 'count_params']
+__all__ = ['IN_TEST', 'SAMPLES', 'EXIF_ORIENTATION', 'DATASETS', 'POSITIVE_INT', 'COUNT', 'POSITIVE', 'NONNEGATIVE', 'set_seed',
+           'get_device', 'exif_rotation', 'upright', 'upright_size', 'to_tensor', 'to_uint8', 'to_pil', 'show_image',
+           'get_grid', 'show_images', 'pixel_grid', 'flow_to_color', 'flow_wheel', 'flow_key', 'paste_flow_key',
+           'add_flow_key', 'show_flow', 'Dataset', 'dataset_of', 'parse_size', 'size_arg', 'number_arg', 'device_arg',
+           'norm_layer', 'conv_block', 'count_params']
 
 # %% ../nbs/00_core.ipynb #da2f47f3
 IN_TEST = bool(os.environ.get('IN_TEST'))  # True while nbdev_test runs the notebooks
@@ -111,14 +114,17 @@ def show_image(im,  # tensor (3,H,W) in [-1,1], map (H,W), array or PIL image
                ax=None,  # axis to draw on; a new figure when None
                title: str | None = None,  # title above the image
                figsize=(2, 4),  # size of a new figure
+               colorbar: bool | None = None,  # draw the colour bar (default: for a map, which has one value per pixel)
                **kwargs,  # passed to `imshow` (e.g. cmap, vmin, vmax, alpha)
               ):
-    "Show one image; return the axis."
+    "Show one image (a map with its colour bar); return the axis."
     import matplotlib.pyplot as plt  # imported when a picture is drawn: the library runs where matplotlib is not installed
     if ax is None: _, ax = plt.subplots(figsize=figsize)
     arr = _as_array(im)
     if arr.ndim == 2: kwargs.setdefault('cmap', 'viridis')
-    ax.imshow(arr, **kwargs)
+    shown = ax.imshow(arr, **kwargs)
+    if colorbar if colorbar is not None else arr.ndim == 2:
+        bar = ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.03); bar.ax.tick_params(labelsize=6)
     ax.set_xticks([]); ax.set_yticks([])
     if title is not None: ax.set_title(title, fontsize=9)
     return ax
@@ -155,17 +161,122 @@ def show_images(ims,  # list or batch (B,3,H,W) of images
     for im, t, ax in zip(ims, titles, axs): show_image(im, ax=ax, title=t, **kwargs)
     return axs
 
+# %% ../nbs/00_core.ipynb #87bea8ec
+def pixel_grid(h: int, w: int, device=None, dtype=torch.float32) -> torch.Tensor:
+    "Pixel coordinates (2,h,w): channel 0 is x, channel 1 is y."
+    ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=dtype),
+                            torch.arange(w, device=device, dtype=dtype), indexing='ij')
+    return torch.stack([xs, ys])  # (2,h,w)
+
+@lru_cache(None)
+def _colorwheel() -> np.ndarray:
+    "Middlebury colour wheel: (55,3) RGB in [0,255]."
+    ramps = [(15, (255, 0, 0), (255, 255, 0)), (6, (255, 255, 0), (0, 255, 0)), (4, (0, 255, 0), (0, 255, 255)),
+             (11, (0, 255, 255), (0, 0, 255)), (13, (0, 0, 255), (255, 0, 255)), (6, (255, 0, 255), (255, 0, 0))]
+    rows = []
+    for n, a, b in ramps:  # n steps from colour a towards colour b, as in Baker et al.'s code
+        f = np.floor(255 * np.arange(n) / n)[:, None] / 255
+        rows.append(np.array(a) * (1 - f) + np.array(b) * f)
+    return np.concatenate(rows)  # (55,3)
+
+def flow_to_color(flow,  # (2,H,W) or (1,2,H,W), tensor or array, in pixels
+                  max_mag: float | None = None,  # length drawn fully saturated (default: the largest in the flow)
+                 ) -> np.ndarray:
+    "Colour-wheel picture of a flow: uint8 (H,W,3); white = 0, hue = direction, saturation = length."
+    f = flow.detach().float().cpu().numpy() if isinstance(flow, torch.Tensor) else np.asarray(flow, dtype=np.float32)
+    if f.ndim == 4: f = f[0]  # (1,2,H,W) -> (2,H,W)
+    if f.ndim != 3 or f.shape[0] != 2: raise ValueError(f"flow must be (2,H,W) or (1,2,H,W), got {f.shape}")
+    u, v = f
+    mag = np.hypot(u, v)
+    max_mag = float(mag.max()) if max_mag is None else float(max_mag)
+    rad = mag / max(max_mag, 1e-8)
+    wheel = _colorwheel() / 255; n = len(wheel)
+    fk = (np.arctan2(-v, -u) / np.pi + 1) / 2 * (n - 1)  # angle -> position on the wheel
+    k0 = np.floor(fk).astype(int); k1 = (k0 + 1) % n; a = (fk - k0)[..., None]
+    col = (1 - a) * wheel[k0] + a * wheel[k1]  # (H,W,3) hue
+    inside = (rad <= 1)[..., None]
+    col = np.where(inside, 1 - rad[..., None] * (1 - col), col * 0.75)  # white -> hue; too long: darker
+    return np.floor(255 * col).astype(np.uint8)
+
+def flow_wheel(size: int = 65) -> torch.Tensor:
+    "A (1,2,size,size) flow whose vector at each pixel points from the centre to it (radius 1 at the border)."
+    c = (size - 1) / 2
+    return ((pixel_grid(size, size) - c) / c)[None]
+
+def flow_key(size: int = 33) -> np.ndarray:
+    "The key to every flow picture: the colour wheel as a uint8 (size,size,3) disc on white (radius = `max_mag`)."
+    g = flow_wheel(size)
+    key = flow_to_color(g, max_mag=1)
+    key[g[0].norm(dim=0).numpy() > 1] = 255  # white outside the disc
+    return key
+
+def paste_flow_key(tile: np.ndarray,  # a uint8 (H,W,3) flow picture
+                   frac: float = 0.3,  # the key's width as a share of the tile's
+                  ) -> np.ndarray:
+    "A copy of a flow picture with the colour-wheel key in its top-right corner (for pictures put together as arrays)."
+    out = np.array(tile, copy=True)
+    n = max(9, int(round(frac * out.shape[1]))) | 1  # odd: the centre is a pixel
+    n = min(n, out.shape[0], out.shape[1])
+    out[:n, -n:] = flow_key(n)
+    out[n, -n - 1:], out[:n + 1, -n - 1] = 160, 160  # a thin grey frame on its two inner sides
+    return out
+
+def add_flow_key(ax, frac: float = 0.3):
+    "Draw the colour-wheel key in the top-right corner of the axes `ax` shows a flow in."
+    ins = ax.inset_axes([1 - frac, 1 - frac * ax.bbox.width / max(ax.bbox.height, 1), frac, frac * ax.bbox.width / max(ax.bbox.height, 1)])
+    ins.imshow(flow_key(65)); ins.set_xticks([]); ins.set_yticks([])
+    for sp in ins.spines.values(): sp.set_edgecolor('0.6'); sp.set_linewidth(0.5)
+    return ins
+
+def show_flow(flow,  # (2,H,W) or (1,2,H,W) flow in pixels
+              ax=None,  # axis to draw on; a new figure when None
+              max_mag: float | None = None,  # length drawn fully saturated (default: the largest)
+              title: str | None = None,  # title above the picture
+              key: bool = True,  # draw the colour-wheel key in the top-right corner
+              **kwargs,  # passed to `show_image`
+             ):
+    "Draw a flow with the colour wheel (and its key); return the axis."
+    ax = show_image(flow_to_color(flow, max_mag), ax=ax, title=title, **kwargs)
+    if key: add_flow_key(ax)
+    return ax
+
+
 # %% ../nbs/00_core.ipynb #0d6f4466
-IMAGE_SIZES = {'market': (128, 64), 'deepfashion': (256, 176)}  # (H, W) of the two datasets' images as the field trains on them
+@dataclass(frozen=True)
+class Dataset:
+    "What structflow knows of one dataset (an entry of DATASETS)."
+    name: str
+    prefixes: tuple  # prefixes of its files: PREFIX-annotation-SPLIT.csv, PREFIX-pairs-SPLIT.csv (the first is the one written)
+    size: tuple | None  # (H, W) of its images as the field trains on them; None: any size (rendered)
+    crop: tuple | None = None  # (top, left, height, width) window the field cuts out of a downloaded image
+    frames: tuple = ()  # (name, (H, W)) of each frame its published keypoint files come in
+    prepare: str = ''  # the command that writes its dataset folder
+    arch: str = 'demo'  # model architecture meant for it (structflow.generator.ARCHS)
+    preset: str = 'tiny'  # training preset meant for it (structflow.train.TRAIN_PRESETS)
+
+DATASETS = {
+    'deepfashion': Dataset('deepfashion', ('fashion', 'fasion'), (256, 176), crop=(0, 40, 256, 176),  # 'fasion': Def-GAN's spelling
+                           frames=(('full', (256, 256)), ('cropped', (256, 176))),  # GFLA/Def-GAN's 256x256 photos; PATN's 256x176 window
+                           prepare='structflow data prepare deepfashion SRC --out DIR', arch='deepfashion', preset='deepfashion'),
+    'market': Dataset('market', ('market',), (128, 64), frames=(('native', (128, 64)),),
+                      prepare='structflow data prepare market SRC --out DIR', arch='market', preset='market'),
+    'synthetic': Dataset('synthetic', ('synthetic',), None, prepare='structflow data synth --out DIR', arch='demo', preset='synthetic-128x64'),
+}
+
+def dataset_of(prefix: str) -> Dataset:
+    "The dataset whose files carry this prefix."
+    for d in DATASETS.values():
+        if prefix in d.prefixes: return d
+    raise ValueError(f"unknown file prefix {prefix!r}; known: {[p for d in DATASETS.values() for p in d.prefixes]}")
 
 def parse_size(size) -> tuple[int, int]:
     "(H, W) from a tuple, 'HxW' or a dataset's name ('market' 128x64, 'deepfashion' 256x176)."
     if isinstance(size, str):
         txt = size.strip().lower()
-        if txt in IMAGE_SIZES: return IMAGE_SIZES[txt]
+        if txt in DATASETS and DATASETS[txt].size: return DATASETS[txt].size
         parts = txt.split('x')
         if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-            raise ValueError(f"size must be HxW with two positive integers (e.g. 128x64) or one of {list(IMAGE_SIZES)}, got {size!r}")
+            raise ValueError(f"size must be HxW with two positive integers (e.g. 128x64) or one of {[k for k, d in DATASETS.items() if d.size]}, got {size!r}")
         size = tuple(int(p) for p in parts)
     H, W = (int(v) for v in size)
     if H < 8 or W < 8: raise ValueError(f"size must be at least 8x8 pixels, got {H}x{W}")

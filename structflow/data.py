@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from fastcore.basics import patch  # a class explained over several cells: each later cell adds its methods with @patch
+from .core import DATASETS
 from .pose import JOINTS, N_JOINTS, MISSING, present
 
 # %% auto #0
@@ -20,7 +21,7 @@ __all__ = ['HEADER', 'PAIRS_HEADER', 'PREFIXES', 'DataError', 'joint_problems', 
 # %% ../nbs/03_data.ipynb #6c5359fc
 HEADER = 'name:keypoints_y:keypoints_x'  # first line of an annotation file
 PAIRS_HEADER = 'from,to'  # first line of a pairs file
-PREFIXES = ('fashion', 'fasion', 'market', 'synthetic')  # accepted file prefixes ('fasion': Def-GAN's spelling)
+PREFIXES = tuple(p for d in DATASETS.values() for p in d.prefixes)  # accepted file prefixes, from the datasets table (structflow.core.DATASETS)
 
 class DataError(ValueError):
     "A problem in a dataset file; the message starts with the file and the 1-based line."

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from .core import exif_rotation
+from .core import exif_rotation, DATASETS
 from .pose import MISSING, present
 from .data import DataError, joint_problems, scan_annotations, scan_pairs
 from .pair_dataset import find_split, annotation_candidates, image_dir_candidates, scan_truth, open_rgb, size_problems
@@ -126,7 +126,9 @@ def format_report(rep: SplitReport) -> str:
         out.append(f"annotation file: {f['annotation']}")
     elif 'annotation' in f:
         j = c['joints']
-        out += [f"annotation file: {f['annotation']}", f"annotation rows: {c['annotation rows']}",
+        d = next((d for d in DATASETS.values() if Path(f['annotation']).name.split('-annotation-')[0] in d.prefixes), None)
+        out += [f"annotation file: {f['annotation']}"] + ([f"dataset: {d.name} (train with --preset {d.preset}: architecture {d.arch})"] if d else [])
+        out += [f"annotation rows: {c['annotation rows']}",
                 f"missing joints: {c['missing joints']} of {j} ({c['missing joints'] / max(j, 1):.1%})",
                 f"rows with no joint: {c['rows with no joint']} (valid rows, kept; PairDataset(skip_empty=True) skips the pairs that use one)",
                 f"pairs file: {f['pairs'] if f['pairs'] else 'absent'}", f"pairs: {c['pairs']}",

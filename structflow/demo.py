@@ -12,7 +12,8 @@ import matplotlib
 import matplotlib.pyplot as plt
 from .core import show_image, get_grid
 from .pose import show_pose
-from .warp import show_flow, resize_flow, warp
+from .warp import resize_flow, warp
+from .core import show_flow
 from .pnb import show_relation
 from .generator import make_inputs
 from .pair_dataset import PairDataset
@@ -157,6 +158,7 @@ def run_demo(out='structflow-demo',  # run folder
     log(f'\nreport: {(out / "report.md").resolve()}\nmetrics: {(out / "metrics.json").resolve()}')
     return metrics
 
+# %% ../nbs/15_demo.ipynb #defe11e8
 def write_report_figures(G, ds, folder):
     "The three figures of a trained model on a dataset's pairs, as PNGs in `folder`."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
@@ -219,7 +221,6 @@ def estimate_line(cfg, out) -> str:
     finally: shutil.rmtree(tmp, ignore_errors=True)
     sec = cfg.steps1 * per[0] + cfg.steps2 * per[1]
     return f"about {sec / 60:.1f} min at this machine's present speed ({per[0]:.2f} + {per[1]:.2f} s per step)"
-
 
 # %% ../nbs/15_demo.ipynb #5d1e0a31
 def figure_verdicts(G,  # a trained generator

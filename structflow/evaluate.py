@@ -51,6 +51,7 @@ def _pair_metrics(pred, batch, pmask, lpips, body, quantize='round', ssim_range=
         m['body_l1'] = ((pred.float() - batch['target'].float()).abs() * body).sum((1, 2, 3)) / (3 * body.sum((1, 2, 3)).clamp(min=1))
     return m
 
+# %% ../nbs/11b_evaluate.ipynb #e0e02235
 @torch.no_grad()
 def evaluate(G,  # generator (structflow.generator.Generator)
              dataset,  # a PairDataset at the generator's size and part set
@@ -118,6 +119,7 @@ def evaluate(G,  # generator (structflow.generator.Generator)
         for k in preds: res['overall'][k]['fid'] = frechet_distance(mu, cov, *feats[k].result())
     return res
 
+# %% ../nbs/11b_evaluate.ipynb #ea848335
 def with_maps(batch: dict, size, sigma=None, parts='paper') -> dict:
     "The batch with the pose heatmaps and part masks a loader left out (pose_maps/part_maps=False), drawn on the batch's device from the keypoints."
     from structflow.pose import heatmaps_batch, part_masks_batch, get_parts
@@ -155,7 +157,10 @@ def reference_stats(fid,  # an available FID metric
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix('.tmp.npz'); np.savez(tmp, mu=mu, sigma=cov, n=n); os.replace(tmp, path)
-        except OSError: path = None  # a cache that cannot be written costs the next evaluation time, not this one its result
+        except OSError as e:  # a cache that cannot be written costs the next evaluation time, not this one its result
+            import sys
+            print(f"note: FID statistics not kept: cannot write {path} ({e.strerror or e}); the next evaluation computes them again", file=sys.stderr)
+            path = None
     return mu, cov, {'images': n, 'cache': str(path) if path else None, 'reused': False}
 
 def _summarise(rows: list) -> dict:
@@ -191,8 +196,10 @@ def metrics_table(res: dict,  # result of `evaluate`
         if name in BINS and b['n_pairs']:
             lo, hi = BINS[name]
             parts.append(table({k: v for k, v in b.items() if k != 'n_pairs'}, f"{name} pose change ({lo:g} to {hi:g} of the height): {b['n_pairs']} pairs"))
-    notes = [f"LPIPS: {'computed' if res['lpips'].get('available') else 'unavailable (' + res['lpips'].get('reason', '')[:200] + ')'}",
-             f"FID: {'computed' if res['fid'].get('available') else 'unavailable (' + res['fid'].get('reason', '')[:200] + ')'}"]
+    def _weights(s):  # a weights file that is not the published one gives numbers not comparable with the papers'
+        return '' if s.get('published', True) is not False else f" with weights from {s.get('source')}, not the published file (SHA-256 {s.get('sha256', '')[:12]}): not comparable with published numbers"
+    notes = [f"LPIPS: {'computed' + _weights(res['lpips']) if res['lpips'].get('available') else 'unavailable (' + res['lpips'].get('reason', '')[:200] + ')'}",
+             f"FID: {'computed' + _weights(res['fid']) if res['fid'].get('available') else 'unavailable (' + res['fid'].get('reason', '')[:200] + ')'}"]
     if res['bins'].get('undefined', {}).get('n_pairs'): notes.append(f"{res['bins']['undefined']['n_pairs']} pairs share no joint: no discrepancy, counted only in 'all'")
     return '\n\n'.join(parts + ['- ' + '\n- '.join(notes)]) + '\n'
 
@@ -313,6 +320,7 @@ def image_saver(folder, quantize: str = 'round'):  # how the 8 bits are had: 'ro
             Image.fromarray(to_pixels(images[i:i + 1].float().cpu(), quantize)[0].permute(1, 2, 0).to(torch.uint8).numpy()).save(folder / name)
     return save
 
+# %% ../nbs/11b_evaluate.ipynb #1b42fea4
 def default_eval_dir(checkpoint, split: str) -> Path:
     "Where `eval` writes without --out: eval-SPLIT beside a run's checkpoint; for a shipped model (or a read-only folder), eval-NAME-SPLIT here."
     import os

@@ -13,7 +13,7 @@ from .checkpoint import write_json, load_pretrained, available_pretrained
 from .demo import figure_flows, figure_poses, figure_relation, figure_verdicts
 
 # %% auto #0
-__all__ = ['FIGURE_SEED', 'figure_data', 'make_figures', 'figures_cli']
+__all__ = ['FIGURE_SEED', 'figure_data', 'figure_hero', 'make_figures', 'figures_cli']
 
 # %% ../nbs/15a_figures.ipynb #f1394931
 FIGURE_SEED = 424242  # synthetic people for the README pictures (not a training seed)
@@ -37,6 +37,27 @@ def figure_data(size, n_identities: int = 6, seed: int = FIGURE_SEED, parts='pap
         items.append(it)
     return items
 
+def figure_hero(G, items: list, title: str | None = None):
+    "The README's first picture: a row per pair, source | target pose | generated | target | true flow | model flow (on the target body, one colour scale per row)."
+    from torch.utils.data import default_collate
+    from structflow.core import show_image, show_flow
+    from structflow.pose import show_pose
+    from structflow.evaluate import composite
+    b = default_collate(items)
+    with torch.no_grad(): out = G(b)
+    model = composite({p: f[0].float() for p, f in out['flows'].items()}, b['target_parts'])  # (K,2,H,W)
+    fig, axs = plt.subplots(len(items), 6, figsize=(6 * 1.25, len(items) * 2.4), squeeze=False)
+    for r, ax in enumerate(axs):
+        body = b['target_person'][r]
+        mag = float((b['flow'][r] * body).norm(dim=0).max()) or 1.0
+        show_image(b['source'][r], ax=ax[0]); show_pose(b['target_kps'][r].numpy(), image=torch.full_like(b['target'][r], -1), ax=ax[1], lw=1)
+        show_image(out['image'][r], ax=ax[2]); show_image(b['target'][r], ax=ax[3])
+        show_flow(b['flow'][r] * body, ax=ax[4], max_mag=mag); show_flow(model[r] * body, ax=ax[5], max_mag=mag)
+    for a, t in zip(axs[0], ('source', 'target pose', 'generated', 'target (unseen)', 'true flow', 'model flow')): a.set_title(t, fontsize=9)
+    if title: fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
 def make_figures(out='images', names=None) -> list:
     "Draw the README pictures of the shipped models into `out`; returns the files written."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -44,7 +65,8 @@ def make_figures(out='images', names=None) -> list:
     for name in names or available_pretrained():
         G, meta = load_pretrained(name)
         items = figure_data(G.cfg.size, parts=G.cfg.parts)
-        figs = {f'{name}-poses.png': figure_poses(G, items[0], items[1:]),
+        figs = {f'{name}-hero.png': figure_hero(G, items[3:6]),
+                f'{name}-poses.png': figure_poses(G, items[0], items[1:]),
                 f'{name}-flows.png': figure_flows(G, items[1]),
                 f'{name}-relation.png': figure_relation(G, items[2]) if G.cfg.pnb else None}
         for fn, fig in figs.items():

@@ -13,7 +13,7 @@ from .core import to_tensor, to_uint8, upright, upright_size, exif_rotation
 from .runs import check_output
 from .pose import MISSING, present, check_keypoints, draw_pose
 from .pose_files import read_pose_file
-from .warp import flow_to_color
+from .core import flow_to_color, paste_flow_key
 
 # %% auto #0
 __all__ = ['PHOTO_EXTS', 'person_box', 'to_box', 'crop_box', 'pose_from', 'frame_pose', 'target_frame', 'generate', 'explain',
@@ -103,7 +103,7 @@ def explain(out: dict, size) -> np.ndarray:
     for p in out['flows']:
         f = F.interpolate(out['flows'][p][0].float(), size, mode='nearest')[0]
         v = F.interpolate(out['visibility'][p][0].float(), size, mode='nearest')[0, 0]
-        tiles += [flow_to_color(f), (np.repeat(v.clamp(0, 1).cpu().numpy()[..., None], 3, -1) * 255).astype(np.uint8)]
+        tiles += [paste_flow_key(flow_to_color(f)), (np.repeat(v.clamp(0, 1).cpu().numpy()[..., None], 3, -1) * 255).astype(np.uint8)]
     return np.concatenate(tiles, 1)
 
 # %% ../nbs/11c_generate.ipynb #620ae462

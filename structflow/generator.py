@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
-from .core import IMAGE_SIZES
+from .core import DATASETS
 from .pose import get_parts, check_keypoints, keypoints_to_heatmaps, part_masks, part_images, N_JOINTS
 from .warp import warp, resize_flow
 from .flow import PartFlowGenerator
@@ -67,11 +67,11 @@ ADDITIONS = ('background', 'bg_rgb', 'flow_prior', 'warp_rgb')  # our additions 
 PAPER = {k: False for k in ADDITIONS}  # the paper's model: every addition off
 OURS = {k: True for k in ADDITIONS}  # ours: every addition on (every architecture)
 ARCHS = {  # model architectures (sizes): name -> ModelConfig
-    'tiny': ModelConfig(size=IMAGE_SIZES['market'], ch=16, flow_ch=8, max_ch=64, flow_pool=1, enc_convs=1, d_ch=16, d_layers=3, **OURS),
-    'demo': ModelConfig(size=IMAGE_SIZES['market'], ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, d_ch=24, d_layers=3, **OURS),
-    'demo256': ModelConfig(size=IMAGE_SIZES['deepfashion'], ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, flow_down=5, scales=(4, 8), d_ch=24, d_layers=4, **OURS),
-    'market': ModelConfig(size=IMAGE_SIZES['market'], ch=64, flow_ch=32, max_ch=256, d_ch=64, d_layers=4, **OURS),
-    'deepfashion': ModelConfig(size=IMAGE_SIZES['deepfashion'], ch=64, flow_ch=32, max_ch=256, flow_down=5, scales=(4, 8), d_ch=64, d_layers=5, **OURS),
+    'tiny': ModelConfig(size=DATASETS['market'].size, ch=16, flow_ch=8, max_ch=64, flow_pool=1, enc_convs=1, d_ch=16, d_layers=3, **OURS),
+    'demo': ModelConfig(size=DATASETS['market'].size, ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, d_ch=24, d_layers=3, **OURS),
+    'demo256': ModelConfig(size=DATASETS['deepfashion'].size, ch=16, flow_ch=16, max_ch=96, flow_pool=1, enc_convs=1, flow_down=5, scales=(4, 8), d_ch=24, d_layers=4, **OURS),
+    'market': ModelConfig(size=DATASETS['market'].size, ch=64, flow_ch=32, max_ch=256, d_ch=64, d_layers=4, **OURS),
+    'deepfashion': ModelConfig(size=DATASETS['deepfashion'].size, ch=64, flow_ch=32, max_ch=256, flow_down=5, scales=(4, 8), d_ch=64, d_layers=5, **OURS),
 }
 
 def get_config(arch='tiny',  # an architecture name (ARCHS) or a ModelConfig

@@ -12,17 +12,17 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from fastcore.basics import patch
-from .core import upright, upright_size
+from .core import upright, upright_size, DATASETS, pixel_grid
 from .pose import MISSING, check_keypoints, present, heatmaps_batch, part_masks, get_parts
 from .data import DataError, PREFIXES, joint_problems, scan_pairs, raise_first, scan_annotations
 
 # %% auto #0
-__all__ = ['CROPS', 'FLIP', 'TRUTH_KEYS', 'auto_crop', 'crop_keypoints', 'resize_keypoints', 'pixel_grid', 'truth_to_frame',
-           'Augment', 'affine_matrix', 'move_keypoints', 'annotation_candidates', 'image_dir_candidates', 'find_split',
+__all__ = ['CROPS', 'FLIP', 'TRUTH_KEYS', 'auto_crop', 'crop_keypoints', 'resize_keypoints', 'truth_to_frame', 'Augment',
+           'affine_matrix', 'move_keypoints', 'annotation_candidates', 'image_dir_candidates', 'find_split',
            'scan_truth', 'image_size', 'size_problems', 'open_rgb', 'PairDataset', 'data_frame']
 
 # %% ../nbs/03a_pair_dataset.ipynb #1d335dd2
-CROPS = {'deepfashion': (0, 40, 256, 176)}  # named crop boxes (top, left, height, width): PATN/GFLA's 256x176 DeepFashion window
+CROPS = {k: d.crop for k, d in DATASETS.items() if d.crop}  # named crop boxes (top, left, height, width), from the datasets table: PATN/GFLA's 256x176 DeepFashion window
 FLIP = [0, 1, 5, 6, 7, 2, 3, 4, 11, 12, 13, 8, 9, 10, 15, 14, 17, 16]  # mirrored pose: joint j <- joint FLIP[j]
 
 def auto_crop(native,  # (H, W) of the images
@@ -58,12 +58,6 @@ def resize_keypoints(kps,  # (...,18,2) keypoints, -1 = missing
     return k
 
 # %% ../nbs/03a_pair_dataset.ipynb #50ddf29d
-@functools.lru_cache(maxsize=16)
-def pixel_grid(h, w):
-    "(2,h,w) pixel coordinates: channel 0 is x, channel 1 is y."
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing='ij')
-    return torch.stack([xs, ys])
-
 def _inside(pos, h, w):
     "(H,W) bool: positions (2,H,W) inside a h x w frame."
     return (pos[0] >= 0) & (pos[0] <= w - 1) & (pos[1] >= 0) & (pos[1] <= h - 1)
@@ -130,7 +124,7 @@ def move_keypoints(kps, M, size, flip=False) -> np.ndarray:
     return check_keypoints(k, size, outside='missing')
 
 # %% ../nbs/03a_pair_dataset.ipynb #1d39a7b1
-def _family(prefix): return ('fashion', 'fasion') if prefix in ('fashion', 'fasion') else (prefix,)
+def _family(prefix): return next((d.prefixes for d in DATASETS.values() if prefix in d.prefixes), (prefix,))  # the spellings of one dataset's files
 
 def annotation_candidates(root, split):
     return [root / f'{p}-annotation-{split}.csv' for p in PREFIXES]

@@ -63,7 +63,8 @@ def show_relation(R: torch.Tensor,  # relation map (N,N) or (B,N,N) (first item 
                   alpha: float = 0.6,  # opacity of the heat map
                   cmap: str = 'jet',  # colour map of the heat map
                   vmin: float | None = None,  # value drawn in the lowest colour (default: the map's minimum)
-                  vmax: float | None = None):  # value drawn in the highest colour (default: the map's maximum)
+                  vmax: float | None = None,  # value drawn in the highest colour (default: the map's maximum)
+                  colorbar: bool = True):  # draw the colour bar of the relation values
     "Relation values of all cells w.r.t. one target cell, over the image, target cell in red (paper's Figure 7)."
     R = R.detach().float().cpu()
     if R.ndim == 3: R = R[0]
@@ -78,8 +79,9 @@ def show_relation(R: torch.Tensor,  # relation map (N,N) or (B,N,N) (first item 
             x0, x1 = cell_box(j, bins, W)
             heat[y0:y1, x0:x1] = R[r * bins + c, i * bins + j]
     row = R[r * bins + c]
-    ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=float(row.min()) if vmin is None else vmin,
-              vmax=float(row.max()) if vmax is None else vmax)
+    shown = ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=float(row.min()) if vmin is None else vmin,
+                      vmax=float(row.max()) if vmax is None else vmax)
+    if colorbar: bar = ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.03); bar.ax.tick_params(labelsize=6)
     (y0, y1), (x0, x1) = cell_box(r, bins, H), cell_box(c, bins, W)
     from matplotlib.patches import Rectangle
     ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec='red', lw=2))

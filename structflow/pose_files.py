@@ -68,6 +68,7 @@ def _extent(k) -> float:
     p = k[present(k)]
     return float(np.ptp(p[:, 0]) * np.ptp(p[:, 1])) if len(p) > 1 else 0.0
 
+# %% ../nbs/01a_pose_files.ipynb #94353c91
 def openpose_keypoints(data,  # the parsed JSON of an OpenPose output file
                        path='OpenPose JSON',  # what to call it in errors
                        threshold: float = 0.1,
@@ -123,6 +124,7 @@ def write_pose(path, kps, size):
     k = check_keypoints(kps, size)
     Path(path).write_text(json.dumps({'size': [int(size[0]), int(size[1])], 'keypoints': k.round(2).tolist()}))
 
+# %% ../nbs/01a_pose_files.ipynb #fccc81dd
 def read_pose_file(spec,  # FILE.json or FILE.json:WHO (COCO: annotation id or image name; OpenPose: person index)
                    threshold: float = 0.1,  # confidence below which a joint is missing
                    image_name: str | None = None,  # the image the pose belongs to (chooses it in a COCO file of many images)

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from .data import HEADER, PAIRS_HEADER, DataError, read_annotations, read_pairs, scan_annotations, raise_first, present
-from .core import upright, upright_size, exif_rotation
+from .core import upright, upright_size, exif_rotation, DATASETS
 from .pair_dataset import image_size, CROPS
 
 # %% auto #0
-__all__ = ['DF_ANNOTATIONS', 'DF_PAIRS', 'DF_IMAGE_FOLDERS', 'DF_FRAMES', 'MARKET_FOLDERS', 'HIGHRES', 'inshop_name',
+__all__ = ['DF_ANNOTATIONS', 'DF_PAIRS', 'DF_IMAGE_FOLDERS', 'DF_FRAMES', 'MARKET_FOLDERS', 'HIGHRES', 'PREPARERS', 'inshop_name',
            'keypoint_frame', 'fit_to_frame', 'inshop_index', 'prepare_deepfashion', 'prepare_market',
            'write_annotations', 'mock_inshop', 'prepare_cli']
 
@@ -98,7 +98,7 @@ def _prepare_split(split, ann, pairs, where, out, prefix, link=False, frame=None
 DF_ANNOTATIONS = ('fasion-annotation-{}.csv', 'fashion-annotation-{}.csv', 'fashion-resize-annotation-{}.csv', 'fasion-resize-annotation-{}.csv')  # Def-GAN/GFLA, ours, PATN, PATN with Def-GAN's spelling
 DF_PAIRS = ('fasion-pairs-{}.csv', 'fashion-pairs-{}.csv', 'fashion-resize-pairs-{}.csv', 'fasion-resize-pairs-{}.csv')
 DF_IMAGE_FOLDERS = ('img', 'img_highres')  # the In-shop download's 256x256 photos and its 1101x750 ones
-DF_FRAMES = {'full': (256, 256), 'cropped': (256, 176)}  # (H, W) of each keypoint frame
+DF_FRAMES = dict(DATASETS['deepfashion'].frames)  # (H, W) of each keypoint frame, from the datasets table
 
 def inshop_index(src,  # the In-shop download (holding img/ or img_highres/) or one of those folders
                  images: str | None = None,  # 'img' or 'img_highres' (default: the one the download holds; img when both)
@@ -139,7 +139,7 @@ def prepare_deepfashion(src,  # the In-shop download: SRC/img/MEN/..., SRC/img/W
                                     f"{', '.join(p.format(split) for p in (DF_ANNOTATIONS if ann is None else DF_PAIRS))})")
         frame = keypoint_frame(read_annotations(ann))
         H, W = DF_FRAMES[frame]
-        r = _prepare_split(split, ann, pairs, where, out, 'fashion', link, (H, W))  # every image is checked against the frame as it is written
+        r = _prepare_split(split, ann, pairs, where, out, DATASETS['deepfashion'].prefixes[0], link, (H, W))  # every image is checked against the frame as it is written
         res[split] = {**r, 'keypoint_frame': frame, 'annotation': str(ann), 'frame': [H, W],
                       'images_written': f"{H}x{W}" + (f", {r['images_changed']} of them cropped or resized to the keypoints' frame" if r['images_changed'] else ', as downloaded')}
         log(f"{split}: {res[split]['images']} images ({res[split]['images_written']}), {res[split]['pairs']} pairs, "
@@ -162,7 +162,7 @@ def prepare_market(src,  # the Market-1501 download (bounding_box_train/, boundi
         ann, pairs = _find(ann_dir, [f'market-annotation-{split}.csv']), _find(ann_dir, [f'market-pairs-{split}.csv'])
         if ann is None or pairs is None:
             raise FileNotFoundError(f"{ann_dir}: no market-{'annotation' if ann is None else 'pairs'}-{split}.csv")
-        res[split] = _prepare_split(split, ann, pairs, where, out, 'market', link)
+        res[split] = _prepare_split(split, ann, pairs, where, out, DATASETS['market'].prefixes[0], link)
         log(f"{split}: {res[split]['images']} images, {res[split]['pairs']} pairs, from {', '.join(f.name for f in folders)}")
     return res
 
@@ -207,11 +207,13 @@ def mock_inshop(synth, dst,
     return dst, mapping
 
 # %% ../nbs/03c_prepare.ipynb #f282b396
+PREPARERS = {'deepfashion': prepare_deepfashion, 'market': prepare_market}  # dataset (structflow.core.DATASETS) -> what builds its folder from the download
+
 def prepare_cli(argv=None) -> int:
     "`structflow data prepare {deepfashion,market} SRC --out DIR [--annotations DIR] [--link]`."
     p = argparse.ArgumentParser(prog='structflow data prepare', description='Turn an official DeepFashion In-shop or Market-1501 '
                                 'download into the dataset format (images named as the annotation files name them).')
-    p.add_argument('dataset', choices=['deepfashion', 'market']); p.add_argument('src', help='the download folder')
+    p.add_argument('dataset', choices=list(PREPARERS)); p.add_argument('src', help='the download folder')
     p.add_argument('--out', required=True, help='dataset folder to write')
     p.add_argument('--annotations', help='folder of the annotation and pair files (default: SRC)')
     p.add_argument('--link', action='store_true', help='symlink the images that need no change instead of copying them')
@@ -221,9 +223,8 @@ def prepare_cli(argv=None) -> int:
     from structflow.runs import check_output
     try:
         check_output(a.out, 'dir', what='dataset folder')
-        if a.dataset == 'deepfashion': prepare_deepfashion(a.src, a.out, a.annotations, a.link, images=a.images)
-        elif a.images: p.error('--images is for deepfashion (the In-shop img / img_highres folders)')
-        else: prepare_market(a.src, a.out, a.annotations, a.link)
+        if a.images and a.dataset != 'deepfashion': p.error('--images is for deepfashion (the In-shop img / img_highres folders)')
+        PREPARERS[a.dataset](a.src, a.out, a.annotations, a.link, **({'images': a.images} if a.dataset == 'deepfashion' else {}))
     except (FileNotFoundError, ValueError) as e:
         print(f'structflow data prepare: error: {e}', file=sys.stderr); return 2
     print(f"wrote {a.out}; check it with: structflow data check {a.out}")

@@ -11,7 +11,8 @@ import torch
 
 
 # %% auto #0
-__all__ = ['PretrainedWeightsUnavailable', 'hub_checkpoint', 'online', 'offline', 'load_weights_file', 'fetch_pretrained']
+__all__ = ['PretrainedWeightsUnavailable', 'hub_checkpoint', 'online', 'offline', 'load_weights_file', 'published_file',
+           'fetch_pretrained']
 
 # %% ../nbs/08b_pretrained_weights.ipynb #9168e005
 class PretrainedWeightsUnavailable(RuntimeError):
@@ -56,6 +57,17 @@ def load_weights_file(path) -> dict:
     return sd
 
 # %% ../nbs/08b_pretrained_weights.ipynb #06cc90ab
+def published_file(path,  # a weights file
+                   url: str,  # the published file's address; torch hub names files NAME-HASH.EXT, HASH the start of the SHA-256
+                  ) -> dict:
+    "{'sha256': the file's, 'published': whether it is the file `url` publishes} (None when the address carries no hash)."
+    import hashlib, re
+    m = re.search(r'-([a-f0-9]{6,})\.', os.path.basename(urlparse(url).path))
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    return {'sha256': h.hexdigest(), 'published': h.hexdigest().startswith(m.group(1)) if m else None}
+
 def fetch_pretrained(name: str,  # what the weights are for, in messages ('VGG19', 'AlexNet (LPIPS)')
                      url: str,  # torchvision / torch.hub download address
                      weights='auto',  # 'auto' | 'cache' | 'imagenet' | 'random' | path
@@ -68,10 +80,11 @@ def fetch_pretrained(name: str,  # what the weights are for, in messages ('VGG19
     if weights == 'random':
         if not allow_random: raise ValueError(f"{name}: random weights are not allowed here")
         return None, {'weights': 'random', 'source': 'random initialisation (explicit opt-in)', 'pretrained': False}
-    if weights not in ('auto', 'cache', 'imagenet'):  # a local file
-        return load_weights_file(weights), {'weights': str(weights), 'source': str(Path(weights).expanduser().resolve()), 'pretrained': True}
+    if weights not in ('auto', 'cache', 'imagenet'):  # a local file: taken as pretrained, and checked against the published file's hash
+        p = Path(weights).expanduser().resolve()
+        return load_weights_file(weights), {'weights': str(weights), 'source': str(p), 'pretrained': True, **published_file(p, url)}
     cached = hub_checkpoint(url, hub_dir)
-    if cached.is_file(): return load_weights_file(cached), {'weights': 'imagenet', 'source': str(cached), 'pretrained': True}
+    if cached.is_file(): return load_weights_file(cached), {'weights': 'imagenet', 'source': str(cached), 'pretrained': True, **published_file(cached, url)}
     fname = os.path.basename(cached)
     ways = f"give a local copy of {fname} (weights='/path/to/{fname}'), or put it into {cached.parent}"
     ways += ", or opt in to random initialisation with weights='random'" if allow_random else ''

@@ -93,7 +93,8 @@ def render(self: RelationMapExplorer) -> Figure:
 @patch
 def _draw_values(self: RelationMapExplorer, ax):
     b = self.bins
-    ax.imshow(self.row.numpy(), cmap='jet'); ax.set_xticks([]); ax.set_yticks([])
+    shown = ax.imshow(self.row.numpy(), cmap='jet'); ax.set_xticks([]); ax.set_yticks([])
+    bar = ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.03); bar.ax.tick_params(labelsize=6)
     for i in range(b):
         for j in range(b): ax.text(j, i, f'{100 * float(self.row[i, j]):.0f}', ha='center', va='center', fontsize=6, color='w')
     ax.add_patch(Rectangle((self.cell[1] - .5, self.cell[0] - .5), 1, 1, fill=False, ec='r', lw=2))

@@ -218,6 +218,7 @@ def attribute(events) -> dict:
     for e in roots: walk(e, None)
     return acc
 
+# %% ../nbs/14a_speed.ipynb #99eadeb9
 @contextlib.contextmanager
 def _quiet_fd2():
     "Send what C++ code writes to file descriptor 2 (stderr) to /dev/null inside the block."
@@ -309,6 +310,7 @@ def sam_per_part(fs, ft, flows: dict, masks, layers) -> torch.Tensor:
     return sum(sampling_correctness_loss(fs[l], ft[l], pick_level(v, ft[l].shape[-2:]), masks[:, i:i + 1])
                for i, v in enumerate(flows.values()) for l in layers)
 
+# %% ../nbs/14a_speed.ipynb #35060f9b
 def before_after(data,  # dataset folder (e.g. from bench_data)
                  preset: str = 'demo', batch_size: int = 8, size=None, device='cpu',
                  reps: int = 5,  # interleaved rounds per comparison
@@ -375,6 +377,7 @@ def before_after(data,  # dataset folder (e.g. from bench_data)
     _row(rows, 'cache filled before the workers fork', 'PairDataset -> PairDataset.precompute()', f'first pass of {n} items, DataLoader with 2 workers', r, 'fresh', 'precomputed')
     return rows
 
+# %% ../nbs/14a_speed.ipynb #68e17520
 def _loader_pass(ds, n, batch_size, workers):
     "Seconds for one pass over the first n items through a trainer-like DataLoader (new worker processes, as every epoch)."
     from structflow.train import worker_init

@@ -213,20 +213,18 @@ def render_pair(identity: Identity, pose_a: Pose, pose_b: Pose, size=(128, 64)) 
                 source_labels=rs.labels, target_labels=rt.labels)
 
 def show_pair(d: dict,  # a `render_pair` result (or a dataset item with the same keys)
-              axs=None,  # five axes to draw into
+              axs=None,  # four axes to draw into
               max_mag: float | None = None,  # flow length drawn fully saturated
              ):
-    "Source and target with their poses, the true flow, the visibility and the source warped by the flow; returns the axes."
+    "Source and target with their poses, the true flow and the visibility; returns the axes."
     import torch
-    from structflow.core import get_grid, show_image
+    from structflow.core import get_grid, show_image, show_flow
     from structflow.pose import show_pose
-    from structflow.warp import show_flow, warp
-    if axs is None: _, axs = get_grid(5, figsize=(8, 3.3))
+    if axs is None: _, axs = get_grid(4, figsize=(6.5, 3.3))
     t = {k: torch.as_tensor(np.asarray(d[k], np.float32)) for k in ('source', 'target', 'flow')}
     show_pose(d['source_kps'], image=t['source'], ax=axs[0], title='source', lw=1)
     show_pose(d['target_kps'], image=t['target'], ax=axs[1], title='target', lw=1)
     show_flow(t['flow'], ax=axs[2], max_mag=max_mag, title='true flow')
     vis = np.where(np.asarray(d['target_person']) > 0, np.asarray(d['visibility']).reshape(t['flow'].shape[-2:]), 0.5)
     show_image(vis, ax=axs[3], title='visibility (body)', cmap='gray', vmin=0, vmax=1)
-    show_image(warp(t['source'][None], t['flow'][None])[0], ax=axs[4], title='source warped')
     return axs

@@ -16,7 +16,8 @@ from PIL import Image
 from .core import set_seed, get_device, to_uint8
 from .runs import check_output, FolderLock, progress
 from .pose import draw_pose, get_parts, heatmaps_batch, part_masks_batch
-from .warp import flow_to_color, resize_flow
+from .warp import resize_flow
+from .core import flow_to_color, paste_flow_key
 from .generator import make_generator, ModelConfig, Generator, get_config, build_discriminator, ARCHS, PAPER
 from .losses import VGG19Features, discriminator_loss, PERCEPTUAL_LAYERS, STYLE_LAYERS, VGG19_LAYERS
 from .objective import LOSS_WEIGHTS, GeneratorLoss, LossWeights, flow_levels, SAM_LAYERS, SAM_LAYERS_RANDOM
@@ -137,7 +138,7 @@ TRAIN_PRESETS = {
     'tiny': TrainConfig(arch='tiny', batch_size=4, steps1=100, steps2=100, synth_identities=40, synth_poses=3,
                         sample_every=50, ckpt_every=50, vgg_weights='cache'),
     # The synthetic presets keep stage 1 short: with the skeleton flow (flow_prior) the networks start near the
-    # right flow and L_sam on a random VGG pulls them away from it; stage 2 improves them (notebook 10b measures both).
+    # right flow and L_sam on a random VGG pulls them away from it; stage 2 improves them (notebook 11d measures both).
     'demo': TrainConfig(arch='demo', batch_size=8, steps1=200, steps2=DEMO_STEPS2,
                         synth_identities=300, synth_poses=4, sample_every=200, ckpt_every=100, allow_random_vgg=True, num_workers=0, vgg_weights='cache',
                         perceptual_layers=('relu1_1', 'relu2_1', 'relu3_1'), style_layers=('relu2_2',)),  # shallow VGG: 2 CPU cores
@@ -205,7 +206,7 @@ def sample_grid(batch: dict,  # a batch (source, target, target_kps, ...)
                  to_uint8(out['image'][i].float()), to_uint8(batch['target'][i])]
         for p, fl in out['flows'].items():
             f = resize_flow(fl[0][i:i + 1].float(), (H, W))[0]
-            tiles.append(flow_to_color(f.cpu()))
+            tiles.append(paste_flow_key(flow_to_color(f.cpu())))
         rows.append(np.concatenate(tiles, 1))
     return np.concatenate(rows, 0)
 
@@ -249,110 +250,114 @@ class Trainer:
         "Release the run folder (the lock); `train` does it when the run ends."
         if self.lock is not None: self.lock.release(); self.lock = None
 
-    def _check_same_data(self):
-        "On resume: the data must be the run's own in what the model sees (image frame, crop, number of training pairs), wherever it now lies."
-        try: was = json.loads((self.out / 'config.json').read_text())['data']
-        except (OSError, ValueError, KeyError, TypeError): return  # no readable record (an old or damaged run folder): nothing to compare
-        now = {'frame': data_frame(self.train_ds), 'train_pairs': len(self.train_ds)}
-        show = lambda f, n: f"{f['images'][0]}x{f['images'][1]} images" + (f" cropped to {f['crop'][2]}x{f['crop'][3]}" if f.get('crop') else '') + f", {n} training pairs"
-        if (was.get('frame') or {}).get('images') is None: return
-        if was['frame']['images'] != now['frame']['images'] or was['frame'].get('crop') != now['frame']['crop'] or was.get('train_pairs') != now['train_pairs']:
-            raise ValueError(f"{self.out}: --resume: the data in {self.data_root} is {show(now['frame'], now['train_pairs'])}; the run was trained on "
-                             f"{show(was['frame'], was.get('train_pairs'))}: it would go on with other pictures. Resume with the run's data, or start a new run")
+# %% ../nbs/10a_train.ipynb #e9a8c14e
+@patch
+def _check_same_data(self: Trainer):
+    "On resume: the data must be the run's own in what the model sees (image frame, crop, number of training pairs), wherever it now lies."
+    try: was = json.loads((self.out / 'config.json').read_text())['data']
+    except (OSError, ValueError, KeyError, TypeError): return  # no readable record (an old or damaged run folder): nothing to compare
+    now = {'frame': data_frame(self.train_ds), 'train_pairs': len(self.train_ds)}
+    show = lambda f, n: f"{f['images'][0]}x{f['images'][1]} images" + (f" cropped to {f['crop'][2]}x{f['crop'][3]}" if f.get('crop') else '') + f", {n} training pairs"
+    if (was.get('frame') or {}).get('images') is None: return
+    if was['frame']['images'] != now['frame']['images'] or was['frame'].get('crop') != now['frame']['crop'] or was.get('train_pairs') != now['train_pairs']:
+        raise ValueError(f"{self.out}: --resume: the data in {self.data_root} is {show(now['frame'], now['train_pairs'])}; the run was trained on "
+                         f"{show(was['frame'], was.get('train_pairs'))}: it would go on with other pictures. Resume with the run's data, or start a new run")
 
-    def _setup(self, resume, asked):
-        cfg, ck = self.cfg, None
-        if resume:
-            p = self.out / 'last.pt'
-            ck = read_checkpoint(p)
-            if ck['format'] != 'structflow-train': raise ValueError(f"{p}: a model file, not a training state")
-            if asked is None: asked = {'time_budget': cfg.time_budget} if cfg.time_budget is not None else {}
-            try: stored = TrainConfig.from_dict(ck['config'])
-            except (TypeError, ValueError, AttributeError) as e: raise ValueError(f"{p}: its training configuration is not valid ({e})") from None
-            self.cfg = cfg = resume_config(stored, asked,
-                                           self.out, say=(lambda m: print(f'structflow train: {m}', file=sys.stderr)) if self.main else None)
-        elif cfg.data != 'synthetic':
-            self.cfg = cfg = replace(cfg, data=str(Path(cfg.data).resolve()))  # a resume from another folder finds it
-        self.mcfg = cfg.model_config()
-        cuda = self.device.type == 'cuda'
-        self.amp = torch.bfloat16 if (cfg.amp == 'bf16' or (cfg.amp == 'auto' and cuda)) else None
-        self.channels_last = cfg.channels_last == 'on' or (cfg.channels_last == 'auto' and cuda)
-        set_seed(cfg.seed + self.rank * 0)  # identical initial weights on every rank
-        self._build_data()
-        if resume: self._check_same_data()
-        self.G = make_generator(self.mcfg).to(self.device)
-        self.D = build_discriminator(self.mcfg).to(self.device)
-        if self.channels_last: self.G.to(memory_format=torch.channels_last); self.D.to(memory_format=torch.channels_last)
-        self.vgg = self._build_vgg().to(self.device)
-        self.loss1 = GeneratorLoss(cfg.loss1, vgg=self.vgg,
-                                   sam_layers=self.sam_layers, gan_kind=cfg.gan).to(self.device)
-        self.loss2 = GeneratorLoss(cfg.loss, vgg=self.vgg, sam_layers=self.sam_layers, gan_kind=cfg.gan,
-                                   perceptual_layers=cfg.perceptual_layers, style_layers=cfg.style_layers).to(self.device)
-        self.opt1 = torch.optim.Adam(self.G.flow.parameters(), lr=cfg.lr, betas=cfg.betas)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)
-        self.step, self.stage1_end, self.epoch, self.consumed, self.elapsed = 0, None, 0, 0, 0.0
-        if cfg.steps1 == 0: self.stage1_end = 0
-        self.feat_cache, self.cache_bytes = {}, 0
-        self.use_cache = cfg.cache_features and not cfg.augment
-        if cfg.flow_sup and self.train_ds.truth is None:
-            raise ValueError(f"{self.data_root}: flow_sup needs a dataset with ground-truth flow (synthetic data)")
-        if ck is not None: self._load_state(ck, self.out / 'last.pt')
-        self._wrap()
+@patch
+def _setup(self: Trainer, resume, asked):
+    cfg, ck = self.cfg, None
+    if resume:
+        p = self.out / 'last.pt'
+        ck = read_checkpoint(p)
+        if ck['format'] != 'structflow-train': raise ValueError(f"{p}: a model file, not a training state")
+        if asked is None: asked = {'time_budget': cfg.time_budget} if cfg.time_budget is not None else {}
+        try: stored = TrainConfig.from_dict(ck['config'])
+        except (TypeError, ValueError, AttributeError) as e: raise ValueError(f"{p}: its training configuration is not valid ({e})") from None
+        self.cfg = cfg = resume_config(stored, asked,
+                                       self.out, say=(lambda m: print(f'structflow train: {m}', file=sys.stderr)) if self.main else None)
+    elif cfg.data != 'synthetic':
+        self.cfg = cfg = replace(cfg, data=str(Path(cfg.data).resolve()))  # a resume from another folder finds it
+    self.mcfg = cfg.model_config()
+    cuda = self.device.type == 'cuda'
+    self.amp = torch.bfloat16 if (cfg.amp == 'bf16' or (cfg.amp == 'auto' and cuda)) else None
+    self.channels_last = cfg.channels_last == 'on' or (cfg.channels_last == 'auto' and cuda)
+    set_seed(cfg.seed + self.rank * 0)  # identical initial weights on every rank
+    self._build_data()
+    if resume: self._check_same_data()
+    self.G = make_generator(self.mcfg).to(self.device)
+    self.D = build_discriminator(self.mcfg).to(self.device)
+    if self.channels_last: self.G.to(memory_format=torch.channels_last); self.D.to(memory_format=torch.channels_last)
+    self.vgg = self._build_vgg().to(self.device)
+    self.loss1 = GeneratorLoss(cfg.loss1, vgg=self.vgg,
+                               sam_layers=self.sam_layers, gan_kind=cfg.gan).to(self.device)
+    self.loss2 = GeneratorLoss(cfg.loss, vgg=self.vgg, sam_layers=self.sam_layers, gan_kind=cfg.gan,
+                               perceptual_layers=cfg.perceptual_layers, style_layers=cfg.style_layers).to(self.device)
+    self.opt1 = torch.optim.Adam(self.G.flow.parameters(), lr=cfg.lr, betas=cfg.betas)
+    self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas)
+    self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr * cfg.d_lr_mult, betas=cfg.betas)
+    self.step, self.stage1_end, self.epoch, self.consumed, self.elapsed = 0, None, 0, 0, 0.0
+    if cfg.steps1 == 0: self.stage1_end = 0
+    self.feat_cache, self.cache_bytes = {}, 0
+    self.use_cache = cfg.cache_features and not cfg.augment
+    if cfg.flow_sup and self.train_ds.truth is None:
+        raise ValueError(f"{self.data_root}: flow_sup needs a dataset with ground-truth flow (synthetic data)")
+    if ck is not None: self._load_state(ck, self.out / 'last.pt')
+    self._wrap()
 
-    # -- construction ------------------------------------------------------------------------
-    def _build_data(self):
-        cfg = self.cfg
-        root = cfg.data
-        if root == 'synthetic':
-            root = self.out / 'data'
-            if self.main: ensure_synthetic(root, self.mcfg.size, cfg.synth_identities, cfg.synth_poses, cfg.seed, self.quiet)
-            if self.world > 1: dist.barrier()
-        self.data_root = Path(root)
-        # Heatmaps are always drawn on the training device (to_device): cheaper to load and to ship. Part masks
-        # too on a GPU, where the workers then only decode images; on a CPU the dataset computes them once
-        # per image and caches them, which is cheaper than drawing them every step.
-        maps = self.device.type == 'cpu'
-        self.train_ds = PairDataset(self.data_root, 'train', size=self.mcfg.size, parts=self.mcfg.parts, augment='gfla' if cfg.augment else None,
-                                    pose_maps=False, part_maps=maps, crop='auto')
-        if cfg.num_workers > 0: self.train_ds.precompute()  # decode images (and part masks) before workers fork: they share the cache
-        if len(self.train_ds) < cfg.batch_size * self.world:
-            raise ValueError(f"{self.data_root}: {len(self.train_ds)} training pairs, fewer than one batch of {cfg.batch_size} x {self.world} processes")
-        try: self.sample_ds = PairDataset(self.data_root, 'test', size=self.mcfg.size, parts=self.mcfg.parts, pose_maps=False, part_maps=maps, crop='auto')
-        except FileNotFoundError: self.sample_ds = self.train_ds
-        self.sampler = ResumableSampler(self.train_ds, self.world, self.rank, cfg.seed)
+# %% ../nbs/10a_train.ipynb #54886bbd
+@patch
+def _build_data(self: Trainer):
+    cfg = self.cfg
+    root = cfg.data
+    if root == 'synthetic':
+        root = self.out / 'data'
+        if self.main: ensure_synthetic(root, self.mcfg.size, cfg.synth_identities, cfg.synth_poses, cfg.seed, self.quiet)
+        if self.world > 1: dist.barrier()
+    self.data_root = Path(root)
+    # Heatmaps are always drawn on the training device (to_device): cheaper to load and to ship. Part masks
+    # too on a GPU, where the workers then only decode images; on a CPU the dataset computes them once
+    # per image and caches them, which is cheaper than drawing them every step.
+    maps = self.device.type == 'cpu'
+    self.train_ds = PairDataset(self.data_root, 'train', size=self.mcfg.size, parts=self.mcfg.parts, augment='gfla' if cfg.augment else None,
+                                pose_maps=False, part_maps=maps, crop='auto')
+    if cfg.num_workers > 0: self.train_ds.precompute()  # decode images (and part masks) before workers fork: they share the cache
+    if len(self.train_ds) < cfg.batch_size * self.world:
+        raise ValueError(f"{self.data_root}: {len(self.train_ds)} training pairs, fewer than one batch of {cfg.batch_size} x {self.world} processes")
+    try: self.sample_ds = PairDataset(self.data_root, 'test', size=self.mcfg.size, parts=self.mcfg.parts, pose_maps=False, part_maps=maps, crop='auto')
+    except FileNotFoundError: self.sample_ds = self.train_ds
+    self.sampler = ResumableSampler(self.train_ds, self.world, self.rank, cfg.seed)
 
-    def _build_vgg(self) -> VGG19Features:
-        cfg = self.cfg
-        from structflow.pretrained_weights import PretrainedWeightsUnavailable
-        w = cfg.vgg_weights
-        try: probe = VGG19Features(['relu1_1'], weights=w)  # cheap check of where the weights come from
-        except PretrainedWeightsUnavailable:
-            if not cfg.allow_random_vgg: raise
-            w = 'random'
-            if self.main and not self.quiet: print('VGG19: no ImageNet weights found; using a RANDOMLY INITIALISED VGG19 (allow_random_vgg). '
-                                                  'Give --vgg-weights PATH for the real losses.', file=sys.stderr)
-        self.sam_layers = cfg.sam_layers or (SAM_LAYERS_RANDOM if w == 'random' else SAM_LAYERS)
-        layers = set(self.sam_layers)
-        if cfg.loss.perceptual: layers |= set(cfg.perceptual_layers)
-        if cfg.loss.style: layers |= set(cfg.style_layers)
-        torch.manual_seed(cfg.seed + 12345)  # a random VGG is the same on every rank and every resume
-        return VGG19Features(sorted(layers), weights=w)
+@patch
+def _build_vgg(self: Trainer) -> VGG19Features:
+    cfg = self.cfg
+    from structflow.pretrained_weights import PretrainedWeightsUnavailable
+    w = cfg.vgg_weights
+    try: probe = VGG19Features(['relu1_1'], weights=w)  # cheap check of where the weights come from
+    except PretrainedWeightsUnavailable:
+        if not cfg.allow_random_vgg: raise
+        w = 'random'
+        if self.main and not self.quiet: print('VGG19: no ImageNet weights found; using a RANDOMLY INITIALISED VGG19 (allow_random_vgg). '
+                                              'Give --vgg-weights PATH for the real losses.', file=sys.stderr)
+    self.sam_layers = cfg.sam_layers or (SAM_LAYERS_RANDOM if w == 'random' else SAM_LAYERS)
+    layers = set(self.sam_layers)
+    if cfg.loss.perceptual: layers |= set(cfg.perceptual_layers)
+    if cfg.loss.style: layers |= set(cfg.style_layers)
+    torch.manual_seed(cfg.seed + 12345)  # a random VGG is the same on every rank and every resume
+    return VGG19Features(sorted(layers), weights=w)
 
-    def _wrap(self):
-        "DDP / compile wrappers around the modules that train."
-        G, D = self.G, self.D
-        if self.world > 1:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-            ids = [self.device.index] if self.device.type == 'cuda' else None
-            self.flow_t = DDP(G.flow, device_ids=ids, find_unused_parameters=True)  # stage 1 (L_sam) leaves the visibility heads unused
-            self.G_t, self.D_t = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
-        else:
-            self.flow_t, self.G_t, self.D_t = G.flow, G, D
-        if self.cfg.compile:
-            self.flow_t, self.G_t, self.D_t = (torch.compile(m) for m in (self.flow_t, self.G_t, self.D_t))
-
-    # -- state ------------------------------------------------------------------------------------
+@patch
+def _wrap(self: Trainer):
+    "DDP / compile wrappers around the modules that train."
+    G, D = self.G, self.D
+    if self.world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        ids = [self.device.index] if self.device.type == 'cuda' else None
+        self.flow_t = DDP(G.flow, device_ids=ids, find_unused_parameters=True)  # stage 1 (L_sam) leaves the visibility heads unused
+        self.G_t, self.D_t = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
+    else:
+        self.flow_t, self.G_t, self.D_t = G.flow, G, D
+    if self.cfg.compile:
+        self.flow_t, self.G_t, self.D_t = (torch.compile(m) for m in (self.flow_t, self.G_t, self.D_t))
 
 # %% ../nbs/10a_train.ipynb #7b619655
 @patch
@@ -479,6 +484,7 @@ def _agree(self: Trainer, flag: bool) -> bool:
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())
 
+# %% ../nbs/10a_train.ipynb #52dab0b0
 @patch
 def run(self: Trainer, max_steps: int | None = None) -> dict:
     "Train until both stages are done, `max_steps` (global step) is reached, time runs out, or a signal arrives."
@@ -562,6 +568,7 @@ def run(self: Trainer, max_steps: int | None = None) -> dict:
         if tb: tb.close(); self.tb = None
     return summary
 
+# %% ../nbs/10a_train.ipynb #3c627136
 @patch
 @torch.no_grad()
 def write_samples(self: Trainer):
@@ -658,6 +665,7 @@ def resume_config(run: TrainConfig,  # the config stored in the run's last.pt
 
 def _show(v): return 'x'.join(map(str, v)) if isinstance(v, tuple) else str(v).lower() if isinstance(v, bool) else str(v)
 
+# %% ../nbs/10a_train.ipynb #ac03126e
 def read_config_file(path) -> dict:
     "TrainConfig fields from a JSON or YAML file: a run's config.json (its 'train' part) or a file of your own, checked setting by setting."
     p = Path(path)
@@ -723,6 +731,7 @@ def add_config_flags(p: argparse.ArgumentParser, fields=None):
 
 CLI_FLAGS = {k: f for k, (f, _) in flag_table().items()} | {'stage': '--stage'}  # field -> the flag that sets it (for messages)
 
+# %% ../nbs/10a_train.ipynb #d40e99a3
 def train_parser() -> argparse.ArgumentParser:
     from structflow.core import POSITIVE_INT
     p = argparse.ArgumentParser(prog='structflow train', description='Train a structflow model (two stages).')

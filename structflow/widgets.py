@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 from fastcore.basics import patch  # a class explained over several cells: each later cell adds its methods with @patch
 from .core import show_image
 from .pose import part_masks, show_pose
-from .warp import warp, resize_flow, show_flow, flow_wheel
+from .warp import warp, resize_flow
+from .core import show_flow, flow_wheel
 from .synthetic import sample_identity, identity_rng, identity_poses, render_pair
 from .core import parse_size
 from .generator import make_inputs

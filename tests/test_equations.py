@@ -38,12 +38,14 @@ def test_mentions():
     assert not mentions('eq. 10', 1) and not mentions('eqs. 2, 3', 5)
 
 def test_index_lists_every_notebook():
-    "The README's table of notebooks (from nbs/index.ipynb) names every notebook once, in order."
+    "The README's course section (the output of nbs/index.ipynb's tracks cell, built from nbs/tracks.json) links every notebook."
     nb = json.loads((ROOT / 'nbs' / 'index.ipynb').read_text())
-    text = next(''.join(c['source']) for c in nb['cells'] if '## The notebooks' in ''.join(c['source']))
-    listed = re.findall(r'^\| \[(\w+)\]\(nbs/\1\.ipynb\)', text, re.M)
-    present = sorted(p.stem for p in (ROOT / 'nbs').glob('*.ipynb') if p.stem != 'index')
-    assert listed == present, (set(present) - set(listed), set(listed) - set(present))
+    cells = nb['cells']
+    at = next(i for i, c in enumerate(cells) if ''.join(c['source']).startswith('## The course: two tracks'))
+    text = ''.join(cells[at]['source']) + ''.join(''.join(o.get('data', {}).get('text/markdown', '')) for o in cells[at + 1].get('outputs', []))
+    listed = set(re.findall(r'\[(\w+)\]\(nbs/\1\.ipynb\)', text))
+    present = {p.stem for p in (ROOT / 'nbs').glob('*.ipynb') if p.stem != 'index'}
+    assert listed == present, (present - listed, listed - present)
 
 def test_departures_are_named():
     "The table's last column names, for every addition of ours, the code that departs from the paper's equation, and that code exists."

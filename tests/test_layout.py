@@ -1,6 +1,6 @@
 """The library's layout rules (CONTRIBUTING.md, "Where a change goes"): a class is written once, no attribute of a
 class is assigned from outside it by hand, no private name is imported from another module, and a lesson imports
-nothing that a later notebook defines."""
+nothing that a later notebook defines (apart from its own appendices and sections about a trained model)."""
 import ast, json, re
 from pathlib import Path
 
@@ -74,3 +74,38 @@ def test_train_flags_are_generated_from_the_config():
         if 'help' not in kw and docs.get(k): assert acts[k].help.startswith(docs[k])
     a = train_parser().parse_args(['--out', 'x', '--workers', '3', '--no-pnb', '--lr', '0.5'])
     assert asked_from_args(a) == {'num_workers': 3, 'pnb': False, 'lr': 0.5}
+
+def _owners():
+    owners = {}
+    for nb in sorted((ROOT / 'nbs').glob('*.ipynb')):
+        for c in json.loads(nb.read_text())['cells']:
+            m = re.match(r'#\| default_exp (\w+)', ''.join(c['source']))
+            if c['cell_type'] == 'code' and m: owners[m.group(1)] = nb.stem
+    return owners
+
+def test_no_lesson_imports_a_later_notebook():
+    """A notebook imports nothing that a later notebook defines (CONTRIBUTING.md, "Rules of the layout"), except
+    (1) from its own appendices (the same number with a letter: 02_synthetic may use 02b_renderer), which it is read with,
+    and (2) in a section about a trained model (its heading says so), which loads one with later notebooks' public helpers."""
+    owners, bad = _owners(), []
+    for nb in sorted((ROOT / 'nbs').glob('*.ipynb')):
+        if nb.stem == 'index': continue
+        m = re.match(r'\d+', nb.stem)
+        if m is None: continue  # the glossary: a page of prose
+        num, heading = m.group(0), ''
+        for c in json.loads(nb.read_text())['cells']:
+            src = ''.join(c['source'])
+            if c['cell_type'] == 'markdown':
+                hs = re.findall(r'^(#+) (.+)$', src, re.M)
+                if hs: heading = ' '.join(h for _, h in hs)
+                continue
+            if c['cell_type'] != 'code': continue
+            mods = re.findall(r'(?:from|import) structflow\.(\w+)', src)
+            mods += [m.strip() for g in re.findall(r'from structflow import ([\w, ]+)', src) for m in g.split(',')]
+            for mod in mods:
+                o = owners.get(mod)
+                if o is None or o <= nb.stem: continue
+                own_appendix = re.match(rf'{num}[a-z]_', o) is not None
+                looks_at_trained = 'trained' in heading.lower() and not src.lstrip().startswith('#| export')
+                if not (own_appendix or looks_at_trained): bad.append(f'{nb.name}: structflow.{mod} ({o}, later) under "{heading[:60]}"')
+    assert not bad, bad

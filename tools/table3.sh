@@ -16,3 +16,4 @@ esac
 common="--preset demo --recipe $recipe $steps --seeds 3 --identities 300 --eval-pairs 360 --workers 0 --allow-random-vgg --out ${OUT_ROOT:-nbs/ablation}/$recipe --work $work"
 structflow ablation $common --variants full,no_part            # the flow claim first: Full and w/o Part, 3 seeds
 structflow ablation $common --variants no_hdcb,no_pnb --all-seeds
+python tools/figure6_masks.py ${OUT_ROOT:-nbs/ablation}/$recipe $work/data  # runs of older code stored unmasked flow tiles: bring them to today's drawing (idempotent)
