@@ -218,7 +218,7 @@ def paste_flow_key(tile: np.ndarray,  # a uint8 (H,W,3) flow picture
     n = max(9, int(round(frac * out.shape[1]))) | 1  # odd: the centre is a pixel
     n = min(n, out.shape[0], out.shape[1])
     out[:n, -n:] = flow_key(n)
-    out[n, -n - 1:], out[:n + 1, -n - 1] = 160, 160  # a thin grey frame on its two inner sides
+    if n < out.shape[0] and n < out.shape[1]: out[n, -n - 1:], out[:n + 1, -n - 1] = 160, 160  # a thin grey frame on its two inner sides (if the tile has room)
     return out
 
 def add_flow_key(ax, frac: float = 0.3):
