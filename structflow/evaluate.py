@@ -14,8 +14,9 @@ from .metrics import flow_epe, image_metrics, masked_metrics, pose_mask, visibil
 from .lpips_fid import FID, LPIPS, frechet_distance, RunningStats
 
 # %% auto #0
-__all__ = ['BINS', 'strongest_part', 'composite', 'evaluate', 'with_maps', 'reference_stats', 'metrics_table', 'pair_verdict',
-           'verdict_line', 'check_expected', 'pairs_grid', 'image_saver', 'default_eval_dir', 'eval_cli']
+__all__ = ['BINS', 'strongest_part', 'composite', 'WithPoseMask', 'pair_metrics', 'evaluate', 'with_maps', 'reference_stats',
+           'metrics_table', 'pair_verdict', 'verdict_line', 'check_expected', 'pairs_grid', 'image_saver',
+           'default_eval_dir', 'eval_cli']
 
 # %% ../nbs/11b_evaluate.ipynb #22a8b96a
 BINS = {'small': (0.0, 0.05), 'medium': (0.05, 0.15), 'large': (0.15, float('inf'))}  # pose discrepancy / image height
@@ -35,7 +36,7 @@ def composite(values: dict,  # part -> (B,C,h,w) (a flow or a visibility map at 
     idx = strongest_part(target_parts)[:, None, None].expand(-1, 1, stack.shape[2], -1, -1)  # (B,1,C,H,W)
     return stack.gather(1, idx)[:, 0]
 
-class _WithPoseMask(torch.utils.data.Dataset):
+class WithPoseMask(torch.utils.data.Dataset):
     "A pair dataset whose items also hold the target's pose mask (`metrics.pose_mask`), drawn where the items are loaded (in the loader's workers)."
     def __init__(self, ds, size): self.ds, self.size = ds, size
     def __len__(self): return len(self.ds)
@@ -43,7 +44,7 @@ class _WithPoseMask(torch.utils.data.Dataset):
         item = self.ds[i]
         return {**item, 'pose_mask': pose_mask(np.asarray(item['target_kps']), self.size)}
 
-def _pair_metrics(pred, batch, pmask, lpips, body, quantize='round', ssim_range=255.):
+def pair_metrics(pred, batch, pmask, lpips, body, quantize='round', ssim_range=255.):
     "Per-image metrics of one method on a batch."
     m = image_metrics(pred, batch['target'], lpips, quantize, ssim_range)
     m.update(masked_metrics(pred, batch['target'], pmask, lpips, quantize, ssim_range))
@@ -76,7 +77,7 @@ def evaluate(G,  # generator (structflow.generator.Generator)
     quantize, ssim_range = PROTOCOLS[protocol]
     G = G.to(device).eval()
     ds = Subset(dataset, range(min(max_pairs, len(dataset)))) if max_pairs else dataset
-    dl = DataLoader(_WithPoseMask(ds, G.cfg.size), batch_size=batch_size, shuffle=False, num_workers=workers)
+    dl = DataLoader(WithPoseMask(ds, G.cfg.size), batch_size=batch_size, shuffle=False, num_workers=workers)
     sigma, parts = getattr(dataset, 'sigma', None), getattr(dataset, 'parts', G.cfg.parts)
     rows, feats = [], {k: RunningStats() for k in ('model', 'copy', 'true_flow')}  # FID's statistics, streamed: memory does not grow with the pairs
     use_fid = fid is not None and fid.available
@@ -90,7 +91,7 @@ def evaluate(G,  # generator (structflow.generator.Generator)
         body = b['target_person'] if truth else None
         preds = {'model': out['image'].float(), 'copy': b['source']}
         if truth: preds['true_flow'] = warp(b['source'], b['flow'])
-        per = {k: _pair_metrics(v, b, pmask, lpips, body, quantize, ssim_range) for k, v in preds.items()}
+        per = {k: pair_metrics(v, b, pmask, lpips, body, quantize, ssim_range) for k, v in preds.items()}
         if truth:
             vis_body = body * b['visibility']  # (B,1,H,W) visible body pixels of the target
             flow = composite({p: f[0] for p, f in out['flows'].items()}, b['target_parts'])
