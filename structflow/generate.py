@@ -16,8 +16,9 @@ from .pose_files import read_pose_file
 from .core import flow_to_color, paste_flow_key
 
 # %% auto #0
-__all__ = ['PHOTO_EXTS', 'person_box', 'to_box', 'crop_box', 'pose_from', 'frame_pose', 'target_frame', 'generate', 'explain',
-           'read_source', 'pose_spec_for', 'compose', 'generate_cli']
+__all__ = ['KEYPOINT_RCNN_URL', 'PHOTO_EXTS', 'person_box', 'to_box', 'crop_box', 'pose_from', 'frame_pose', 'target_frame',
+           'pick_person', 'PoseEstimator', 'generate', 'explain', 'read_photo', 'read_source', 'pose_spec_for',
+           'compose', 'generate_cli']
 
 # %% ../nbs/11c_generate.ipynb #4eb98320
 def person_box(kps,  # (18,2) keypoints in their image's frame
@@ -87,6 +88,50 @@ def target_frame(own, target_image=None, target_size=None, source_size=None) -> 
     if source_size is None: raise ValueError("the target poses do not state their image's size: give it with --target-size HxW or --target-image IMAGE (a folder of photos has no one source frame to assume)")
     return tuple(source_size), "of the source image (assumed: give --target-size or --target-image if the pose comes from elsewhere)"
 
+# %% ../nbs/11c_generate.ipynb #3fc00cb7
+KEYPOINT_RCNN_URL = 'https://download.pytorch.org/models/keypointrcnn_resnet50_fpn_coco-fc266e95.pth'  # torchvision's COCO Keypoint R-CNN weights
+
+def pick_person(out: dict,  # one image's output of a torchvision keypoint detector: boxes (N,4), scores (N,), keypoints (N,17,3), keypoints_scores (N,17)
+                person_score: float = 0.9,  # the least detection score that counts as a person
+                joint_score: float = 2.0,  # the least keypoint score (a logit) that counts as a joint
+                where: str = 'photo',  # the photo, for the message
+               ) -> np.ndarray:
+    "(18,2) joints of the largest person detected with a score of at least `person_score`; ValueError naming `where` when there is none."
+    from structflow.pose_files import coco17_to_openpose18
+    keep = (out['scores'] >= person_score).nonzero().flatten()
+    if len(keep) == 0:
+        best = f"; the best detection scored {float(out['scores'].max()):.2f}" if len(out['scores']) else ''
+        raise ValueError(f"{where}: the pose estimator found no person (detection score >= {person_score}{best}); give the pose as a file")
+    b = out['boxes'][keep].float()
+    i = keep[((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).argmax()]
+    k = torch.cat([out['keypoints'][i, :, :2], out['keypoints_scores'][i, :, None]], 1).float().cpu().numpy()
+    return coco17_to_openpose18(k, threshold=joint_score)
+
+class PoseEstimator:
+    "The 18 joints of the person in a photo, found by torchvision's Keypoint R-CNN (COCO keypoints; the neck added between the shoulders)."
+    name = 'pose estimator (torchvision Keypoint R-CNN)'
+    def __init__(self, weights='auto',  # 'auto' (torch hub cache, else a download when online), 'cache', a local file, or 'random' (tests only: its joints mean nothing)
+                 person_score: float = 0.9, joint_score: float = 2.0,  # see `pick_person`
+                 min_size: int = 800,  # the photo's shorter side is scaled to this for the network (torchvision's default)
+                 hub_dir=None,  # torch hub folder (default: torch.hub.get_dir())
+                 device='cpu'):
+        from torchvision.models.detection import keypointrcnn_resnet50_fpn
+        from structflow.pretrained_weights import fetch_pretrained
+        sd, self.info = fetch_pretrained(self.name, KEYPOINT_RCNN_URL, weights, hub_dir)
+        self.model = keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, min_size=min_size, box_detections_per_img=20)
+        if sd is not None: self.model.load_state_dict(sd)
+        self.model.eval().to(device)
+        self.person_score, self.joint_score, self.device = person_score, joint_score, device
+
+    @torch.no_grad()
+    def __call__(self, img: Image.Image, where: str = 'photo') -> np.ndarray:
+        "(18,2) joints in the photo's own frame (upright, as `generate` reads photos)."
+        x = torch.from_numpy(np.asarray(img.convert('RGB'), np.float32) / 255).permute(2, 0, 1).to(self.device)
+        k = pick_person(self.model([x])[0], self.person_score, self.joint_score, where)
+        ok = present(k)
+        k[ok] = np.clip(k[ok], 0, (img.width - 1, img.height - 1))  # boxes reach the image's far edge; the pixel grid ends a pixel before
+        return k
+
 # %% ../nbs/11c_generate.ipynb #c6ccc3a6
 @torch.no_grad()
 def generate(G, source: torch.Tensor,  # (3,H,W) in [-1,1] at the model's size
@@ -109,17 +154,25 @@ def explain(out: dict, size) -> np.ndarray:
 # %% ../nbs/11c_generate.ipynb #620ae462
 PHOTO_EXTS = ('.jpg', '.jpeg', '.png', '.webp', '.bmp')  # what `generate` takes from a folder of photos
 
-def read_source(sp: Path, spec, size) -> tuple[torch.Tensor, np.ndarray, tuple]:
-    "(framed source (3,H,W) at the model's `size`, its keypoints there, the photo's (H, W)) from a photo and its pose spec; one ValueError naming what is wrong."
-    if not sp.is_file(): raise FileNotFoundError(f"source image {sp} does not exist")
+def read_photo(sp: Path, what: str = 'image') -> Image.Image:
+    "A photo, upright as viewers show it (EXIF orientation applied, with a note), in RGB; errors name the file."
+    if not sp.is_file(): raise FileNotFoundError(f"{what} {sp} does not exist")
     try:
         with Image.open(sp) as im:
             if exif_rotation(im) != 1: print(f"note: {sp} is stored turned (EXIF orientation {exif_rotation(im)}); read upright, as viewers show it", file=sys.stderr)
-            img = upright(im).convert('RGB')
+            return upright(im).convert('RGB')
     except Exception as e: raise ValueError(f"{sp}: cannot read the image ({e})") from e
+
+def read_source(sp: Path, spec, size,
+                estimate=None,  # function(PIL image, name) -> (18,2) joints, used when `spec` is None (e.g. a `PoseEstimator`)
+               ) -> tuple[torch.Tensor, np.ndarray, tuple]:
+    "(framed source (3,H,W) at the model's `size`, its keypoints there, the photo's (H, W)) from a photo and its pose spec (None: estimated); one ValueError naming what is wrong."
+    img = read_photo(sp, 'source image')
     frame = (img.height, img.width)
-    try: sk, own, where = pose_from(spec, image_name=sp.name)
-    except ValueError as e: raise ValueError(f"{e} (looking for the pose of {sp})" if sp.name not in str(e) else str(e)) from None
+    if spec is None: sk, own, where = estimate(img, str(sp)), None, f"the pose estimated from {sp}"
+    else:
+        try: sk, own, where = pose_from(spec, image_name=sp.name)
+        except ValueError as e: raise ValueError(f"{e} (looking for the pose of {sp})" if sp.name not in str(e) else str(e)) from None
     if own is not None and tuple(own) != frame:
         raise ValueError(f"{where}: the pose belongs to a {own[0]}x{own[1]} image, but {sp} is {frame[0]}x{frame[1]}; give the pose of this image")
     check_keypoints(sk, frame, name=f"{where} (the pose of {sp.name})")
@@ -127,8 +180,9 @@ def read_source(sp: Path, spec, size) -> tuple[torch.Tensor, np.ndarray, tuple]:
     except ValueError as e: raise ValueError(f"{where}: {e}") from None
     return to_tensor(crop_box(img, box, size)), to_box(sk, box, size), frame
 
-def pose_spec_for(photo: Path, source_pose) -> str:
+def pose_spec_for(photo: Path, source_pose) -> str | None:
     "The pose of one photo of a folder: FILE.csv -> its row NAME; a folder -> NAME-stem.json in it; a file of many (COCO) -> that file, picked by name."
+    if source_pose is None: return None  # estimated from the photo
     sp = Path(source_pose)
     if sp.is_dir():
         f = sp / f'{photo.stem}.json'
@@ -149,18 +203,33 @@ def generate_cli(argv=None) -> int:
     p.add_argument('--checkpoint', required=True, help='model.pt, last.pt, a run folder or the name of a shipped model')
     p.add_argument('--source', required=True, help='source image (any size: the person is found from the source pose), '
                    'or a folder of photos (then --out is a folder: one picture per photo, named like it)')
-    p.add_argument('--source-pose', required=True, help='pose of the source image: JSON (ours, COCO annotations[:ID], OpenPose[:N], '
+    p.add_argument('--source-pose', help='pose of the source image: JSON (ours, COCO annotations[:ID], OpenPose[:N], '
                    '17/18-joint list) or FILE.csv:NAME; for a folder of photos: an annotation FILE.csv with a row per photo, '
-                   'a folder of NAME.json poses, or a COCO file of them all')
-    p.add_argument('--target-pose', required=True, action='append', help='pose to generate, same formats (repeat for several)')
-    p.add_argument('--target-image', help='the image the target poses were taken from (gives their frame)')
+                   'a folder of NAME.json poses, or a COCO file of them all. Left out: estimated from the photo (see --pose-weights)')
+    p.add_argument('--target-pose', action='append', help='pose to generate, same formats (repeat for several); left out: estimated from --target-image')
+    p.add_argument('--target-image', help='the image the target poses were taken from (gives their frame); without --target-pose, its pose is estimated')
+    p.add_argument('--pose-weights', default='auto', help="weights of the pose estimator (torchvision's Keypoint R-CNN), used for a pose left out: "
+                   "'auto' (the torch hub cache, else a download when online), 'cache' (never download) or a local .pth file")
+    p.add_argument('--person-score', type=float, default=0.9, help='the least detection score the pose estimator takes as a person (default 0.9)')
     p.add_argument('--target-size', type=size_arg, help='HxW of the image the target poses were taken from')
     p.add_argument('--out', required=True, help='output image (.png or .jpg), or a folder for a folder of photos')
     p.add_argument('--explain', action='store_true', help="also write OUT-explain.png: each part's flow and visibility map per target")
     p.add_argument('--layout', choices=['results', 'strip'], default='results', help="'results' (default): the generated images alone, "
                    "side by side; 'strip': framed source, then per target its pose, the result and the result with the pose")
     a = p.parse_args(argv)
+    if not a.target_pose and not a.target_image: p.error('give the target pose: --target-pose FILE, or --target-image IMAGE to estimate it from')
+    if a.pose_weights == 'random': p.error("--pose-weights random would give meaningless poses: give 'auto', 'cache' or a weights file")
     exts = ('.png', '.jpg', '.jpeg', '.webp')
+    estimator, estimated, notes = [], [], []  # the estimator is built once, when a pose is left out
+    def estimate(img, where):
+        from structflow.pretrained_weights import PretrainedWeightsUnavailable
+        if not estimator:
+            try: estimator.append(PoseEstimator(a.pose_weights, person_score=a.person_score))
+            except PretrainedWeightsUnavailable as e:
+                raise ValueError(str(e).replace("weights='", "--pose-weights '") + ' Or give the poses as files (--source-pose, --target-pose).') from None
+            if estimator[0].info.get('published') is False: notes.append(f"note: the pose estimator's weights ({a.pose_weights}) are not the published file")
+        estimated.append(str(where))
+        return estimator[0](img, where)
     try:
         batch = Path(a.source).is_dir()
         if batch:
@@ -174,15 +243,17 @@ def generate_cli(argv=None) -> int:
             photos, outs_to = [Path(a.source)], [check_output(a.out, 'file', exts=exts, what='output image')]
         G, meta = load_model(a.checkpoint)
         size = tuple(G.cfg.size)
-        sources = [read_source(ph, pose_spec_for(ph, a.source_pose) if batch else a.source_pose, size) for ph in photos]  # every photo checked before any work
-        tks, notes = [], []
-        for t in a.target_pose:
-            tk, own, where = pose_from(t)
+        sources = [read_source(ph, pose_spec_for(ph, a.source_pose) if batch else a.source_pose, size, estimate) for ph in photos]  # every photo checked before any work
+        tks = []
+        for t in a.target_pose or [None]:
+            if t is None: tk, own, where = estimate(read_photo(Path(a.target_image)), a.target_image), None, f"the pose estimated from {a.target_image}"
+            else: tk, own, where = pose_from(t)
             tf, how = target_frame(own, a.target_image, a.target_size, sources[0][2] if not batch else None)
             if how.startswith('of the source'): notes.append(f"note: {where}: read in the {tf[0]}x{tf[1]} frame {how}")
             tks.append(frame_pose(tk, tf, size, where, how))
     except (FileNotFoundError, ValueError) as e:
         print(f'structflow generate: error: {e}', file=sys.stderr); return 2
+    if estimated: notes.append(f"note: {PoseEstimator.name} estimated the pose of {', '.join(estimated)}")
     for n in notes: print(n, file=sys.stderr)
     for (src, sk_m, _), out in zip(sources, outs_to):
         outs = generate(G, src, sk_m, tks)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03a_pair_dataset.ipynb #f54a6b32
 from __future__ import annotations
-import csv, functools, math, os, time
+import csv, functools, math, os, time, zipfile, zlib
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -17,9 +17,10 @@ from .pose import MISSING, check_keypoints, present, heatmaps_batch, part_masks,
 from .data import DataError, PREFIXES, joint_problems, scan_pairs, raise_first, scan_annotations
 
 # %% auto #0
-__all__ = ['CROPS', 'FLIP', 'TRUTH_KEYS', 'auto_crop', 'crop_keypoints', 'resize_keypoints', 'truth_to_frame', 'Augment',
-           'affine_matrix', 'move_keypoints', 'annotation_candidates', 'image_dir_candidates', 'find_split',
-           'scan_truth', 'image_size', 'size_problems', 'open_rgb', 'PairDataset', 'data_frame']
+__all__ = ['CROPS', 'FLIP', 'TRUTH_KEYS', 'BIG_TRUTH', 'auto_crop', 'crop_keypoints', 'resize_keypoints', 'truth_to_frame',
+           'Augment', 'affine_matrix', 'move_keypoints', 'annotation_candidates', 'image_dir_candidates', 'find_split',
+           'PackedRows', 'read_rows', 'scan_truth', 'image_size', 'size_problems', 'open_rgb', 'PairDataset',
+           'data_frame']
 
 # %% ../nbs/03a_pair_dataset.ipynb #1d335dd2
 CROPS = {k: d.crop for k, d in DATASETS.items() if d.crop}  # named crop boxes (top, left, height, width), from the datasets table: PATN/GFLA's 256x176 DeepFashion window
@@ -153,14 +154,52 @@ def find_split(root,  # dataset folder
 # %% ../nbs/03a_pair_dataset.ipynb #1766bfa8
 TRUTH_KEYS = ('pair_from', 'pair_to', 'flow', 'visibility', 'image_names', 'person')  # arrays a truth file must hold
 
+BIG_TRUTH = ('flow', 'visibility', 'person')  # the arrays that grow with the pairs and images: kept as compressed rows
+
+class PackedRows:
+    "A large array held as zlib-compressed rows, row i inflated when indexed: a split's ground truth in a fraction of its memory."
+    def __init__(self, rows: list, shape: tuple, dtype): self.rows, self.shape, self.dtype = rows, tuple(shape), np.dtype(dtype)
+    def __len__(self): return self.shape[0]
+    def __getitem__(self, i: int) -> np.ndarray: return np.frombuffer(bytearray(zlib.decompress(self.rows[i])), self.dtype).reshape(self.shape[1:])
+    @property
+    def nbytes(self) -> int: return sum(len(r) for r in self.rows)  # what it holds in memory
+    @property
+    def row_nbytes(self) -> int: return int(np.prod(self.shape[1:])) * self.dtype.itemsize  # one row inflated
+    def __array__(self, dtype=None, copy=None): return np.stack([self[i] for i in range(len(self))]).astype(dtype or self.dtype)
+
+def read_rows(f,  # an open .npy stream (e.g. a member of an .npz)
+              chunk_bytes: int = 1 << 24,  # read this much at a time: memory beyond the packed rows stays below it
+             ) -> tuple[PackedRows, np.ndarray]:
+    "(the array as PackedRows, (N,) whether each row is finite), read in chunks: the whole array is never in memory."
+    version = np.lib.format.read_magic(f)
+    shape, fortran, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0)(f)
+    if dtype.hasobject: raise ValueError(f"it holds Python objects ({dtype}), which are not read without pickle")
+    if not shape: raise ValueError("it holds a single value, not rows")
+    row = int(np.prod(shape[1:])) * dtype.itemsize
+    per, rows, finite = (shape[0] if fortran else max(1, chunk_bytes // max(row, 1))), [], []  # a Fortran-ordered file is read whole
+    for start in range(0, shape[0], max(per, 1)):
+        k = min(per, shape[0] - start)
+        buf = f.read(k * row)
+        if len(buf) != k * row: raise ValueError(f"the array ends after {start + len(buf) // max(row, 1)} of its {shape[0]} rows")
+        a = np.frombuffer(buf, dtype).reshape((k, *shape[1:]), order='F' if fortran else 'C')
+        finite.append(np.isfinite(a.reshape(k, -1)).all(1) if np.issubdtype(dtype, np.inexact) else np.ones(k, bool))
+        rows += [zlib.compress(np.ascontiguousarray(r).tobytes(), 1) for r in a]
+    return PackedRows(rows, shape, dtype), np.concatenate(finite) if finite else np.ones(0, bool)
+
 def scan_truth(path, pairs, pair_lines, pairs_path, frame=None):
-    "Load and check a synthetic truth file against the pairs: (arrays or None, problems)."
-    try: z = np.load(path, allow_pickle=False)
+    "Load and check a synthetic truth file against the pairs: (arrays or None, problems). Flows, visibility and masks are kept as `PackedRows`."
+    try: z = zipfile.ZipFile(path)
     except Exception as e: return None, [DataError(f"cannot read ground truth ({type(e).__name__}: {e})", path)]
     with z:
-        absent = [k for k in TRUTH_KEYS if k not in z.files]
+        files = {n[:-4] for n in z.namelist() if n.endswith('.npy')}
+        absent = [k for k in TRUTH_KEYS if k not in files]
         if absent: return None, [DataError(f"missing arrays {absent} (a truth file holds {', '.join(TRUTH_KEYS)})", path)]
-        try: t = {k: z[k] for k in TRUTH_KEYS}
+        t, finite = {}, {}
+        try:
+            for k in TRUTH_KEYS:
+                with z.open(f'{k}.npy') as f:
+                    if k in BIG_TRUTH: t[k], finite[k] = read_rows(f)
+                    else: t[k] = np.lib.format.read_array(f, allow_pickle=False)
         except Exception as e: return None, [DataError(f"cannot read its arrays ({type(e).__name__}: {str(e).splitlines()[0]})", path)]  # e.g. object arrays
     N, M = len(t['pair_from']), len(t['image_names'])
     h, w = frame if frame is not None else t['flow'].shape[-2:]
@@ -168,9 +207,9 @@ def scan_truth(path, pairs, pair_lines, pairs_path, frame=None):
     problems = [DataError(f"array {k!r} has shape {tuple(t[k].shape)}, expected {s} (images are {h}x{w})", path)
                 for k, s in want.items() if tuple(t[k].shape) != s]
     if problems: return None, problems
-    for k in ('flow', 'visibility', 'person'):
+    for k in BIG_TRUTH:
         if not np.issubdtype(t[k].dtype, np.number): return None, [DataError(f"array {k!r} holds {t[k].dtype}, not numbers", path)]
-        bad = ~np.isfinite(t[k].reshape(len(t[k]), -1)).all(1)
+        bad = ~finite[k]
         if bad.any(): problems.append(DataError(f"array {k!r}: {int(bad.sum())} of its {len(t[k])} entries hold NaN or infinite values (first: entry {int(bad.argmax())})", path))
     if problems: return None, problems
     index = {(a, b): i for i, (a, b) in enumerate(zip(t['pair_from'].tolist(), t['pair_to'].tolist()))}

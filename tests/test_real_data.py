@@ -251,3 +251,23 @@ def test_a_pose_too_small_to_frame_the_person(photo, tmp_path, cli):
     (tmp_path / 'nose.json').write_text(json.dumps({'size': [425, 640], 'keypoints': [[300, 100]] + [[-1, -1]] * 17}))
     rc, _, err = cli(*gen(tmp_path, source_pose=tmp_path / 'nose.json'))
     assert rc == 2 and 'nose.json' in err and 'too few to find the person' in err
+
+def test_poses_estimated_from_the_photos(photo, tmp_path, cli, monkeypatch):
+    "Without pose files, `generate` estimates them with torchvision's Keypoint R-CNN: without its weights, one line saying how to get them or to give a pose file; with a weights file (random here: the plumbing only, its joints mean nothing), a picture and a note."
+    monkeypatch.setenv('STRUCTFLOW_OFFLINE', '1'); monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))  # no download, an empty hub cache
+    args = ['generate', '--checkpoint', 'synthetic-128x64', '--source', tmp_path / 'photo.jpg', '--target-image', tmp_path / 'photo.jpg',
+            '--out', tmp_path / 'estimated.png']
+    rc, out, err = cli(*args)
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert 'keypointrcnn_resnet50_fpn_coco-fc266e95.pth' in err and '--pose-weights' in err and '--source-pose' in err, err
+    assert not (tmp_path / 'estimated.png').exists()
+    with pytest.raises(SystemExit): cli(*args, '--pose-weights', 'random')  # never meaningless poses from the command line
+    from torchvision.models.detection import keypointrcnn_resnet50_fpn
+    torch.manual_seed(0)
+    torch.save(keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None).state_dict(), tmp_path / 'kprcnn.pth')
+    rc, out, err = cli(*args, '--pose-weights', tmp_path / 'kprcnn.pth')  # random weights find nobody they are sure of
+    assert rc == 2 and 'photo.jpg: the pose estimator found no person (detection score >= 0.9; the best detection scored' in err, err
+    rc, out, err = cli(*args, '--pose-weights', tmp_path / 'kprcnn.pth', '--person-score', '0')
+    assert rc == 0, err
+    assert 'are not the published file' in err and f"estimated the pose of {tmp_path / 'photo.jpg'}, {tmp_path / 'photo.jpg'}" in err, err
+    assert np.asarray(Image.open(tmp_path / 'estimated.png')).shape == (128, 64, 3)
