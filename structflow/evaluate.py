@@ -351,7 +351,7 @@ def eval_cli(argv=None) -> int:
         how = f"cropped to their central {ds.frame[0]}x{ds.frame[1]} window" + (' and resized' if tuple(ds.frame) != tuple(G.cfg.size) else '') if ds.crop_box else 'resized'
         print(f"note: images are {ds.native_size[0]}x{ds.native_size[1]}; {how} to the model's {G.cfg.size[0]}x{G.cfg.size[1]}")
     lp, fd = LPIPS(a.lpips_weights), FID(a.fid_weights)
-    try: real = PairDataset(a.data, 'train', size=G.cfg.size, parts=G.cfg.parts, crop='auto', pose_maps=False, part_maps=False) if fd.available else None  # GFLA: FID against the training images, each once
+    try: real = PairDataset(a.data, 'train', size=G.cfg.size, parts=G.cfg.parts, crop='auto', pose_maps=False, part_maps=False, truth=False) if fd.available else None  # GFLA: FID against the training images, each once (their truth unread)
     except FileNotFoundError: real = None
     dev = get_device(a.device)
     res = evaluate(G, ds, a.batch_size, dev, lp, fd, real, a.max_pairs, progress=not a.quiet,

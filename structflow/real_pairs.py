@@ -22,7 +22,7 @@ __all__ = ['output_parts', 'joint_transfer', 'breakdown', 'breakdown_table']
 def output_parts(G,  # a generator of our recipe with the copy gate (ModelConfig.warp_rgb)
                  batch: dict,  # a batch with its heatmaps and part masks (evaluate.with_maps)
                 ) -> dict:
-    "The generated image and the pictures that switch one of its pieces off (see the table above); '_gate', '_cover', '_flows' hold the pieces."
+    "The generated image and the pictures that switch one of its pieces off (see the table above); '_gate', '_cover', '_flows', '_pixels' (X), '_background' (B) hold the pieces."
     if not getattr(G.cfg, 'warp_rgb', False): raise ValueError("output_parts needs a generator with the copy gate (our recipe, warp_rgb=True)")
     got = {}
     hook = G.decoder.to_rgb.register_forward_hook(lambda m, i, o: got.__setitem__('y', o))
@@ -39,7 +39,7 @@ def output_parts(G,  # a generator of our recipe with the copy gate (ModelConfig
     return {'model': img, 'drawing': drawn, 'copied': c * X + (1 - c) * img,
             'gate x coverage': g * c * X + (1 - g * c) * drawn,
             'model flow, no decoder': c * X + (1 - c) * B, 'skeleton flow, no network': c2 * X2 + (1 - c2) * B,
-            '_gate': g, '_cover': cover, '_flows': out['flows'], '_skeleton': skel}
+            '_gate': g, '_cover': cover, '_flows': out['flows'], '_skeleton': skel, '_pixels': X, '_background': B}
 
 # %% ../nbs/11e_real_pairs.ipynb #e40bd47b
 def joint_transfer(flows: dict,  # name -> (part -> (B,2,h,w) flow in pixels of its resolution)
