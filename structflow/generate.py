@@ -18,7 +18,7 @@ from .core import flow_to_color, paste_flow_key
 # %% auto #0
 __all__ = ['KEYPOINT_RCNN_URL', 'PHOTO_EXTS', 'person_box', 'to_box', 'crop_box', 'pose_from', 'frame_pose', 'target_frame',
            'pick_person', 'PoseEstimator', 'generate', 'explain', 'read_photo', 'read_source', 'pose_spec_for',
-           'compose', 'generate_cli']
+           'compose', 'generate_parser', 'generate_cli']
 
 # %% ../nbs/11c_generate.ipynb #4eb98320
 def person_box(kps,  # (18,2) keypoints in their image's frame
@@ -196,8 +196,10 @@ def compose(layout: str, src, tks, results, size) -> np.ndarray:
     if layout == 'results': return np.concatenate(results, 1)
     return np.concatenate([to_uint8(src)] + [x for k, res in zip(tks, results) for x in (draw_pose(k, size), res, draw_pose(k, image=res))], 1)
 
-def generate_cli(argv=None) -> int:
-    from structflow.checkpoint import load_model
+
+# %% ../nbs/11c_generate.ipynb #993e2dfb
+def generate_parser() -> argparse.ArgumentParser:
+    "The command line of `structflow generate`."
     from structflow.core import size_arg
     p = argparse.ArgumentParser(prog='structflow generate', description='Generate the source person in one or more target poses.')
     p.add_argument('--checkpoint', required=True, help='model.pt, last.pt, a run folder or the name of a shipped model')
@@ -216,6 +218,11 @@ def generate_cli(argv=None) -> int:
     p.add_argument('--explain', action='store_true', help="also write OUT-explain.png: each part's flow and visibility map per target")
     p.add_argument('--layout', choices=['results', 'strip'], default='results', help="'results' (default): the generated images alone, "
                    "side by side; 'strip': framed source, then per target its pose, the result and the result with the pose")
+    return p
+
+def generate_cli(argv=None) -> int:
+    from structflow.checkpoint import load_model
+    p = generate_parser()
     a = p.parse_args(argv)
     if not a.target_pose and not a.target_image: p.error('give the target pose: --target-pose FILE, or --target-image IMAGE to estimate it from')
     if a.pose_weights == 'random': p.error("--pose-weights random would give meaningless poses: give 'auto', 'cache' or a weights file")
