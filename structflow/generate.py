@@ -119,7 +119,10 @@ class PoseEstimator:
         from structflow.pretrained_weights import fetch_pretrained
         sd, self.info = fetch_pretrained(self.name, KEYPOINT_RCNN_URL, weights, hub_dir)
         self.model = keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, min_size=min_size, box_detections_per_img=20)
-        if sd is not None: self.model.load_state_dict(sd)
+        if sd is not None:
+            try: self.model.load_state_dict(sd)
+            except RuntimeError as e:  # a readable file of other weights: name it, in one line
+                raise ValueError(f"{self.info['source']}: not Keypoint R-CNN (ResNet-50 FPN, COCO) weights ({str(e).splitlines()[0]})") from None
         self.model.eval().to(device)
         self.person_score, self.joint_score, self.device = person_score, joint_score, device
 

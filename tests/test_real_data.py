@@ -252,7 +252,7 @@ def test_a_pose_too_small_to_frame_the_person(photo, tmp_path, cli):
     rc, _, err = cli(*gen(tmp_path, source_pose=tmp_path / 'nose.json'))
     assert rc == 2 and 'nose.json' in err and 'too few to find the person' in err
 
-def test_poses_estimated_from_the_photos(photo, tmp_path, cli, monkeypatch):
+def test_poses_estimated_from_the_photos(photo, tmp_path, cli, monkeypatch, capsys):
     "Without pose files, `generate` estimates them with torchvision's Keypoint R-CNN: without its weights, one line saying how to get them or to give a pose file; with a weights file (random here: the plumbing only, its joints mean nothing), a picture and a note."
     monkeypatch.setenv('STRUCTFLOW_OFFLINE', '1'); monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))  # no download, an empty hub cache
     args = ['generate', '--checkpoint', 'synthetic-128x64', '--source', tmp_path / 'photo.jpg', '--target-image', tmp_path / 'photo.jpg',
@@ -262,6 +262,10 @@ def test_poses_estimated_from_the_photos(photo, tmp_path, cli, monkeypatch):
     assert 'keypointrcnn_resnet50_fpn_coco-fc266e95.pth' in err and '--pose-weights' in err and '--source-pose' in err, err
     assert not (tmp_path / 'estimated.png').exists()
     with pytest.raises(SystemExit): cli(*args, '--pose-weights', 'random')  # never meaningless poses from the command line
+    capsys.readouterr()  # argparse's usage text, left by the refusal
+    torch.save({'conv.weight': torch.zeros(1)}, tmp_path / 'other.pth')  # a readable file of other weights
+    rc, out, err = cli(*args, '--pose-weights', tmp_path / 'other.pth')
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and 'other.pth: not Keypoint R-CNN' in err, err
     from torchvision.models.detection import keypointrcnn_resnet50_fpn
     torch.manual_seed(0)
     torch.save(keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None).state_dict(), tmp_path / 'kprcnn.pth')
