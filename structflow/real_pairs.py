@@ -8,14 +8,16 @@ import json, math, sys, time
 from pathlib import Path
 import numpy as np
 import torch
+import torch.nn.functional as F
 from .pose import MISSING, get_parts
-from .warp import resize_flow
+from .warp import resize_flow, warp
 from .metrics import PROTOCOLS
 from .skeleton_prior import skeleton_flow
 from .evaluate import with_maps, WithPoseMask, pair_metrics
 
 # %% auto #0
-__all__ = ['output_parts', 'joint_transfer', 'breakdown', 'breakdown_table']
+__all__ = ['BOUNDS_ORACLES', 'output_parts', 'joint_transfer', 'breakdown', 'breakdown_table', 'masked_l1', 'colour_fit',
+           'box_blur', 'shift_oracle', 'bounds', 'bounds_table']
 
 # %% ../nbs/11e_real_pairs.ipynb #4895f920
 @torch.no_grad()
@@ -107,3 +109,84 @@ def breakdown_table(res: dict) -> str:
     return '\n'.join(rows) + (f"\n\n{res['n_pairs']} pairs. Gate inside the pose mask: {g['covered']:.2f} where a part arrives, "
                               f"{g['uncovered']:.2f} where none does. Joint error (image heights): "
                               + ', '.join(f'{k} {v:.4f}' for k, v in j.items()) + '.')
+
+# %% ../nbs/11e_real_pairs.ipynb #5b851513
+def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    "Mean absolute difference inside mask (B,1,H,W), per image (B,)."
+    return ((pred - target).abs() * mask).sum((1, 2, 3)) / (pred.shape[1] * mask.sum((1, 2, 3)).clamp(min=1))
+
+def colour_fit(pred: torch.Tensor,  # pictures (B,3,H,W) in [-1,1]
+               target: torch.Tensor,  # the targets (B,3,H,W): an oracle reads them
+               mask: torch.Tensor,  # (B,1,H,W) where to fit
+              ) -> torch.Tensor:
+    "Colour oracle: per image and channel the affine map a*pred+b closest to the target inside mask (least squares), clamped to [-1,1]."
+    w = mask.expand_as(pred).float(); s = w.sum((2, 3)).clamp(min=1)
+    mp, mt = (pred * w).sum((2, 3)) / s, (target * w).sum((2, 3)) / s  # (B,3) means inside the mask
+    dp, dt = pred - mp[..., None, None], target - mt[..., None, None]
+    a = (dp * dt * w).sum((2, 3)) / (dp * dp * w).sum((2, 3)).clamp(min=1e-6)  # cov / var
+    return (a[..., None, None] * dp + mt[..., None, None]).clamp(-1, 1)
+
+def box_blur(x: torch.Tensor, k: int) -> torch.Tensor:
+    "k x k mean filter of (B,C,H,W), edges replicated."
+    return F.avg_pool2d(F.pad(x, (k // 2,) * 4, mode='replicate'), k, 1)
+
+def shift_oracle(G, batch: dict, pieces: dict,  # a batch with maps and its `output_parts`
+                 mask: torch.Tensor,  # (B,1,H,W) where the target is compared
+                 radius: int, step: int = 1,  # shifts in {-radius..radius} (step apart) along x and y, image pixels
+                ) -> torch.Tensor:
+    "Shift oracle: the copied picture after adding to each part's finest flow the constant shift that brings it closest to the target (masked L1), one part at a time."
+    H, W = batch['source'].shape[-2:]
+    imgs = torch.cat([G.part_images(batch), batch['source_parts'].flatten(0, 1)[:, None]], 1)  # (B*P,4,H,W) part images and masks
+    base = {p: resize_flow(f[0].float(), (H, W)) for p, f in pieces['_flows'].items()}  # part -> (B,2,H,W) image pixels
+    def picture(fl):  # copy along fl where parts arrive, the model's output elsewhere (as 'copied')
+        mv = warp(imgs, torch.stack([fl[p] for p in G.parts], 1).flatten(0, 1)).unflatten(0, (len(mask), len(G.parts))).sum(1)
+        c = mv[:, 3:]
+        return c.clamp(0, 1) * (mv[:, :3] / c.clamp(min=0.1)) + (1 - c.clamp(0, 1)) * pieces['model']
+    grid = torch.tensor([(dx, dy) for dx in range(-radius, radius + 1, step) for dy in range(-radius, radius + 1, step)], dtype=torch.float32)
+    best = dict(base)
+    for p in G.parts:  # each part's shift in turn, the others kept: the candidates include the current one, so it never gets worse
+        errs = torch.stack([masked_l1(picture(best | {p: base[p] + d.view(1, 2, 1, 1)}), batch['target'], mask) for d in grid], 1)  # (B,shifts)
+        best[p] = base[p] + grid[errs.argmin(1)][:, :, None, None]
+    return picture(best)
+
+# %% ../nbs/11e_real_pairs.ipynb #ace95e54
+BOUNDS_ORACLES = ('colour oracle on the model', 'shift oracle', 'shift + colour oracle')  # the pictures that read the target
+
+@torch.no_grad()
+def bounds(G,  # a generator with the copy gate
+           dataset,  # a PairDataset at the generator's size and parts
+           batch_size: int = 16,
+           max_pairs: int | None = None,
+           protocol: str = 'structflow',
+           radius: int | None = None,  # the shift oracle's reach in image pixels (default: 1/16 of the height)
+          ) -> dict:
+    "Mean SSIM, L1 and masked L1 of the honest hedges and the oracles of this section, beside the model and copying the source."
+    from torch.utils.data import DataLoader, Subset
+    quantize, data_range = PROTOCOLS[protocol]
+    H = G.cfg.size[0]; radius = H // 16 if radius is None else radius; step = max(1, radius // 4)
+    ds = Subset(dataset, range(min(max_pairs, len(dataset)))) if max_pairs else dataset
+    G.eval(); sums, n = {}, 0
+    for b in DataLoader(WithPoseMask(ds, G.cfg.size), batch_size=batch_size):
+        b = with_maps(b, G.cfg.size, getattr(dataset, 'sigma', None), G.cfg.parts)
+        P = output_parts(G, b)
+        out, c = P['model'], P['_cover'].clamp(0, 1)
+        pm = b['pose_mask'].float().view(c.shape)
+        T = b['target_parts'].amax(1, keepdim=True).clamp(0, 1)  # the target's body, from its pose
+        shifted = shift_oracle(G, b, P, pm, radius, step)
+        preds = {'model': out, 'copy the source': b['source'], 'model, box blur 5': box_blur(out, 5), 'model, box blur 9': box_blur(out, 9),
+                 'copy inside the target body, background outside': T * (c * P['_pixels'] + (1 - c) * out) + (1 - T) * P['_background'],
+                 'colour oracle on the model': colour_fit(out, b['target'], pm), 'shift oracle': shifted,
+                 'shift + colour oracle': colour_fit(shifted, b['target'], pm)}
+        for k, v in preds.items():
+            m = pair_metrics(v.float().clamp(-1, 1), b, pm, None, None, quantize, data_range)
+            for mk in ('ssim', 'l1', 'mask_l1'): sums.setdefault(k, {}).setdefault(mk, 0.); sums[k][mk] += float(m[mk].sum())
+        n += len(b['source'])
+    return {'n_pairs': n, 'radius': radius, 'step': step, 'metrics': {k: {mk: s / n for mk, s in v.items()} for k, v in sums.items()}}
+
+def bounds_table(res: dict) -> str:
+    "A markdown table of `bounds` against copying the source; oracles marked."
+    c = res['metrics']['copy the source']
+    rows = ['| picture | reads the target | SSIM − copy | L1 / copy | masked L1 / copy |', '|---|---|---|---|---|']
+    for k, m in res['metrics'].items():
+        rows.append(f"| {k} | {'yes' if k in BOUNDS_ORACLES else 'no'} | {m['ssim'] - c['ssim']:+.3f} | {m['l1'] / c['l1']:.3f} | {m['mask_l1'] / c['mask_l1']:.3f} |")
+    return '\n'.join(rows) + f"\n\n{res['n_pairs']} pairs; shifts up to {res['radius']} px, {res['step']} px apart."

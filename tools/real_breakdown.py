@@ -1,4 +1,4 @@
-"""Notebook 11e's real-photo numbers: `breakdown` of each shipped model on the real development pairs of its dataset.
+"""Notebook 11e's real-photo numbers: `breakdown` and `bounds` of each shipped model on the real development pairs of its dataset.
 
 Writes nbs/real/breakdown.json (numbers only: the photographs' licences keep them, and any picture of them,
 out of the repository). Usage: python tools/real_breakdown.py [PAIRS]  (default ../shared/data/realpairs-dev)
@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from structflow.checkpoint import load_pretrained, write_json
 from structflow.pair_dataset import PairDataset
-from structflow.real_pairs import breakdown, breakdown_table
+from structflow.real_pairs import breakdown, breakdown_table, bounds, bounds_table
 
 MODELS = {'deepfashion': 'synthetic-256x176', 'market': 'synthetic-128x64'}  # dataset folder -> the shipped model of its size
 
@@ -25,8 +25,9 @@ def main(argv=None) -> int:
         ds = PairDataset(root / name, 'test', size=G.cfg.size, parts=G.cfg.parts, crop='auto', pose_maps=False)
         t = time.time(); res = breakdown(G, ds)
         res.update(checkpoint=model, seconds=time.time() - t, machine=f"{platform.machine()} cpu, {torch.get_num_threads()} threads")
+        t = time.time(); res['bounds'] = bounds(G, ds); res['bounds']['seconds'] = time.time() - t
         out['datasets'][name] = res
-        print(f"## {name}\n\n{breakdown_table(res)}\n", flush=True)
+        print(f"## {name}\n\n{breakdown_table(res)}\n\n{bounds_table(res['bounds'])}\n", flush=True)
     dest = ROOT / 'nbs' / 'real' / 'breakdown.json'; dest.parent.mkdir(exist_ok=True)
     write_json(dest, out); print(f'wrote {dest}')
     return 0
