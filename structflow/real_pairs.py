@@ -16,8 +16,8 @@ from .skeleton_prior import skeleton_flow
 from .evaluate import with_maps, WithPoseMask, pair_metrics
 
 # %% auto #0
-__all__ = ['BOUNDS_ORACLES', 'output_parts', 'joint_transfer', 'breakdown', 'breakdown_table', 'masked_l1', 'colour_fit',
-           'box_blur', 'shift_oracle', 'bounds', 'bounds_table']
+__all__ = ['BOUNDS_ORACLES', 'output_parts', 'joint_transfer', 'add_metrics', 'breakdown', 'breakdown_table', 'masked_l1',
+           'colour_fit', 'box_blur', 'shift_oracle', 'bounds', 'bounds_table']
 
 # %% ../nbs/11e_real_pairs.ipynb #4895f920
 @torch.no_grad()
@@ -68,6 +68,15 @@ def joint_transfer(flows: dict,  # name -> (part -> (B,2,h,w) flow in pixels of 
     return res
 
 # %% ../nbs/11e_real_pairs.ipynb #0f9a74d6
+def add_metrics(sums: dict,  # name -> metric -> running sum over pairs (updated)
+                preds: dict,  # name -> pictures (B,3,H,W)
+                batch: dict, pmask: torch.Tensor,  # the batch (its targets) and its pose masks (B,1,H,W)
+                keys, quantize, data_range):  # metrics to keep; the protocol (metrics.PROTOCOLS)
+    "Add each picture's per-pair metrics (eval's pair_metrics, pictures clamped to [-1,1]) to the running sums."
+    for k, v in preds.items():
+        m = pair_metrics(v.float().clamp(-1, 1), batch, pmask, None, None, quantize, data_range)
+        for mk in keys: sums.setdefault(k, {}).setdefault(mk, 0.); sums[k][mk] += float(m[mk].sum())
+
 @torch.no_grad()
 def breakdown(G,  # a generator with the copy gate
               dataset,  # a PairDataset at the generator's size and parts
@@ -88,9 +97,7 @@ def breakdown(G,  # a generator with the copy gate
         for k, m in (('covered', pm * arrived), ('uncovered', pm * (1 - arrived))):
             gate[k][0] += float((pieces['_gate'] * m).sum()); gate[k][1] += float(m.sum())
         preds = {k: v for k, v in pieces.items() if not k.startswith('_')} | {'copy the source': b['source']}
-        for k, v in preds.items():
-            m = pair_metrics(v.float(), b, pm, None, None, quantize, data_range)
-            for mk in ('ssim', 'l1', 'mask_ssim', 'mask_l1'): sums.setdefault(k, {}).setdefault(mk, 0.); sums[k][mk] += float(m[mk].sum())
+        add_metrics(sums, preds, b, pm, ('ssim', 'l1', 'mask_ssim', 'mask_l1'), quantize, data_range)
         fl = {'zero flow': {p: torch.zeros_like(f) for p, f in pieces['_skeleton'].items()}, 'skeleton flow': pieces['_skeleton'],
               'model flow': {p: f[0] for p, f in pieces['_flows'].items()}}
         for k, v in joint_transfer(fl, b, G.cfg.parts).items(): joints.setdefault(k, []).append(v)
@@ -135,6 +142,7 @@ def shift_oracle(G, batch: dict, pieces: dict,  # a batch with maps and its `out
                  radius: int, step: int = 1,  # shifts in {-radius..radius} (step apart) along x and y, image pixels
                 ) -> torch.Tensor:
     "Shift oracle: the copied picture after adding to each part's finest flow the constant shift that brings it closest to the target (masked L1), one part at a time."
+    if radius < 0 or step < 1: raise ValueError(f"shift_oracle: radius must be >= 0 and step >= 1, got radius={radius}, step={step}")
     H, W = batch['source'].shape[-2:]
     imgs = torch.cat([G.part_images(batch), batch['source_parts'].flatten(0, 1)[:, None]], 1)  # (B*P,4,H,W) part images and masks
     base = {p: resize_flow(f[0].float(), (H, W)) for p, f in pieces['_flows'].items()}  # part -> (B,2,H,W) image pixels
@@ -177,9 +185,7 @@ def bounds(G,  # a generator with the copy gate
                  'copy inside the target body, background outside': T * (c * P['_pixels'] + (1 - c) * out) + (1 - T) * P['_background'],
                  'colour oracle on the model': colour_fit(out, b['target'], pm), 'shift oracle': shifted,
                  'shift + colour oracle': colour_fit(shifted, b['target'], pm)}
-        for k, v in preds.items():
-            m = pair_metrics(v.float().clamp(-1, 1), b, pm, None, None, quantize, data_range)
-            for mk in ('ssim', 'l1', 'mask_l1'): sums.setdefault(k, {}).setdefault(mk, 0.); sums[k][mk] += float(m[mk].sum())
+        add_metrics(sums, preds, b, pm, ('ssim', 'l1', 'mask_l1'), quantize, data_range)
         n += len(b['source'])
     return {'n_pairs': n, 'radius': radius, 'step': step, 'metrics': {k: {mk: s / n for mk, s in v.items()} for k, v in sums.items()}}
 
